@@ -1,0 +1,62 @@
+import Foundation
+
+/// Finds plugins: bundled ones by id (lib gss-<id>.so next to the gss executable, in ../lib/gss,
+/// or in a directory of $GSS_PLUGIN_PATH), any other by path.
+public enum PluginLocator {
+    /// Directories searched for bundled plugins, in order.
+    public static var searchDirectories: [String] {
+        var directories: [String] = []
+        if let extra = ProcessInfo.processInfo.environment["GSS_PLUGIN_PATH"] {
+            directories += extra.split(separator: ":").map(String.init)
+        }
+        if let executable = executableDirectory {
+            directories.append(executable)
+            directories.append(URL(fileURLWithPath: executable).appendingPathComponent("../lib/gss").standardizedFileURL.path)
+        }
+        return directories
+    }
+
+    /// The directory of the running executable (via /proc/self/exe, which resolves symlinks).
+    static var executableDirectory: String? {
+        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return nil
+        }
+        return URL(fileURLWithPath: path).deletingLastPathComponent().path
+    }
+
+    /// An argument names a file (rather than a bundled id) when it contains '/' or ends in .so.
+    public static func isPath(_ argument: String) -> Bool {
+        argument.contains("/") || argument.hasSuffix(".so")
+    }
+
+    public static func fileName(forID id: String) -> String { "libgss-\(id).so" }
+
+    /// Opens a bundled plugin by id or any plugin by path.
+    public static func open(_ argument: String) throws(PluginError) -> PluginLibrary {
+        if isPath(argument) { return try PluginLibrary.open(path: argument) }
+        for directory in searchDirectories {
+            let candidate = directory + "/" + fileName(forID: argument)
+            if FileManager.default.fileExists(atPath: candidate) {
+                return try PluginLibrary.open(path: candidate)
+            }
+        }
+        let known = bundledIDs()
+        throw PluginError(
+            .unknownPlugin,
+            "no bundled plugin is called '\(argument)'"
+                + (known.isEmpty ? "" : " (available: \(known.joined(separator: ", ")))")
+                + "; give a path such as ./libmine.so for your own")
+    }
+
+    /// Ids of the bundled plugins found in the search directories, sorted, without duplicates.
+    public static func bundledIDs() -> [String] {
+        var ids = Set<String>()
+        for directory in searchDirectories {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names where name.hasPrefix("libgss-") && name.hasSuffix(".so") {
+                ids.insert(String(name.dropFirst("libgss-".count).dropLast(".so".count)))
+            }
+        }
+        return ids.sorted()
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import GSSCore
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate the black box once: f(x), unsmoothed.")
+
+    @OptionGroup var box: BlackBoxOptions
+
+    @Option(name: .customLong("x"), parsing: .unconditional,
+            help: ArgumentHelp("The point: comma-separated numbers or @FILE. Default: the black box's own.", valueName: "x"),
+            transform: NumberList.init(parsing:))
+    var point: NumberList?
+
+    @Option(help: "Output format.")
+    var format: OutputFormat = .json
+
+    func run() throws {
+        let opened = try box.open()
+        let blackBox = opened.blackBox
+        let x = try opened.point(point?.values)
+        guard x.count == blackBox.inputCount else {
+            throw CommandError.usage("--x needs \(blackBox.inputCount) numbers for this black box, got \(x.count)")
+        }
+        let value = try evaluateOnce(blackBox, at: x)
+        switch format {
+        case .json: print(JSONValue.object([("value", .numbers(value))]).text)
+        case .text: print(value.map { "\($0)" }.joined(separator: " "))
+        }
+    }
+}
+
+/// f(x) for one row, with the same checks as the estimators (an error status or a non-finite output fails).
+func evaluateOnce(_ blackBox: any BlackBox, at x: [Double]) throws -> [Double] {
+    let evaluator = try blackBox.makeEvaluators(count: 1)[0]
+    var y = [Double](repeating: .nan, count: blackBox.outputCount)
+    do {
+        try x.withUnsafeBufferPointer { input in
+            try y.withUnsafeMutableBufferPointer { output in
+                try evaluator.evaluate(input.baseAddress!, rows: 1, into: output.baseAddress!)
+            }
+        }
+    } catch {
+        throw CommandError.failure("\(blackBox.displayName) failed at x = \(x): \(error)")
+    }
+    if let bad = y.firstIndex(where: { !$0.isFinite }) {
+        throw CommandError.failure("\(blackBox.displayName) returned a non-finite output (\(y[bad]) in output \(bad)) at x = \(x)")
+    }
+    return y
+}

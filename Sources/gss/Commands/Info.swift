@@ -1,0 +1,46 @@
+import ArgumentParser
+import GSSHost
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a black box: what it computes, its sizes, flags, options and output shape.")
+
+    @OptionGroup var box: BlackBoxOptions
+
+    @Option(help: "Output format.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let library = try PluginLocator.open(box.blackBox)
+        let plugin = try PluginBlackBox(library: library, options: try box.parsedOptions())
+        let shape = try plugin.primary.outputShape()
+        let defaultInput = plugin.primary.defaultInput()
+        var flags: [String] = []
+        if library.isReentrant { flags.append("reentrant") }
+        if library.isDeterministic { flags.append("deterministic") }
+        switch format {
+        case .json:
+            print(JSONValue.object([
+                ("id", .string(library.id)), ("name", .string(library.name)), ("version", .string(library.version)),
+                ("path", .string(library.path)), ("abi", .string("\(PluginLibrary.abiMajor).\(library.abiMinor)")),
+                ("n", .integer(plugin.inputCount)), ("m", .integer(plugin.outputCount)),
+                ("flags", .array(flags.map(JSONValue.string))), ("output_shape", .array(shape.map(JSONValue.integer))),
+                ("default_input", defaultInput.map(JSONValue.numbers) ?? .array([])),
+                ("description", .string(library.summary)),
+            ]).text)
+        case .text:
+            print("\(library.id) — \(library.name) \(library.version)")
+            print("path:          \(library.path)")
+            print("abi:           \(PluginLibrary.abiMajor).\(library.abiMinor)")
+            print("inputs n:      \(plugin.inputCount)")
+            print("outputs m:     \(plugin.outputCount)")
+            print("output shape:  \(shape.map(String.init).joined(separator: " × "))")
+            print("flags:         \(flags.isEmpty ? "none" : flags.joined(separator: ", "))")
+            if let defaultInput {
+                print("default input: \(defaultInput.prefix(12).map { "\($0)" }.joined(separator: ","))\(defaultInput.count > 12 ? ",…" : "")")
+            }
+            print("")
+            print(library.summary)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import GSSCore
+import GSSHost
+
+@main
+struct GSS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gss",
+        abstract: "Smoothed values, Jacobians and gradients of black-box functions by generalized stochastic smoothing.",
+        discussion: """
+            A black box is a bundled plugin (by id), any plugin object (a path), or, where a command \
+            allows it, another kind of program. Exit codes: 0 success, 1 the black box failed, \
+            2 bad usage or bad input.
+            """,
+        subcommands: [List.self, Info.self, Eval.self, Grad.self]
+    )
+
+    /// Maps every error to one line on stderr and the exit codes of CLI.md (2 usage, 1 black box).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(code: exitCode(forFailure: error), error: error)
+        }
+    }
+
+    private static func exitCode(forFailure error: any Error) -> Int32 {
+        switch error {
+        case let error as PluginError: return error.isUsageError ? 2 : 1
+        case let error as SmoothingError: return error.code == .invalidConfiguration ? 2 : 1
+        case let error as CommandError: return error.isUsageError ? 2 : 1
+        default:
+            let code = exitCode(for: error)
+            return code == .success ? 0 : 2  // argument-parser's own errors are all usage errors
+        }
+    }
+
+    private static func exit(code: Int32, error: any Error) -> Never {
+        if code == 0 { GSS.exit(withError: error) }  // --help, --version: print and succeed
+        let text: String
+        switch error {
+        case is PluginError, is SmoothingError, is CommandError: text = "\(error)"
+        default: text = message(for: error)
+        }
+        FileHandle.standardError.write(Data(("error: " + sentence(text) + "\n").utf8))
+        Foundation.exit(code)
+    }
+
+    /// One sentence: first line only, ending in a full stop.
+    private static func sentence(_ text: String) -> String {
+        let line = text.split(separator: "\n").first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+        return line.hasSuffix(".") || line.hasSuffix("?") ? line : line + "."
+    }
+}
+
+/// A failure of the command itself (bad input it detected, a file it could not write).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    let isUsageError: Bool
+
+    static func usage(_ message: String) -> CommandError { CommandError(description: message, isUsageError: true) }
+    static func failure(_ message: String) -> CommandError { CommandError(description: message, isUsageError: false) }
+}

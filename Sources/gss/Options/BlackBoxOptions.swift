@@ -1,0 +1,45 @@
+import ArgumentParser
+import GSSCore
+import GSSHost
+
+/// Which black box a command evaluates, and the options handed to it.
+struct BlackBoxOptions: ParsableArguments {
+    @Argument(help: "A bundled plugin id (see 'gss list') or a plugin object path such as ./libmine.so.")
+    var blackBox: String
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("An option for the plugin's create(), repeatable.", valueName: "key=value"))
+    var pluginOptions: [String] = []
+
+    /// The -o options split at their first '='.
+    func parsedOptions() throws(CommandError) -> [(key: String, value: String)] {
+        try pluginOptions.map { (text: String) throws(CommandError) -> (key: String, value: String) in
+            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+                throw .usage("-o expects key=value, got '\(text)'")
+            }
+            return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+        }
+    }
+
+    /// Opens, validates and instantiates the black box.
+    func open() throws -> OpenedBlackBox {
+        let library = try PluginLocator.open(blackBox)
+        let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
+        return OpenedBlackBox(
+            blackBox: plugin, defaultInput: plugin.primary.defaultInput(),
+            outputShape: try plugin.primary.outputShape())
+    }
+}
+
+/// A black box ready to evaluate, with what the commands need to know about it.
+struct OpenedBlackBox {
+    let blackBox: any BlackBox
+    let defaultInput: [Double]?
+    let outputShape: [Int]
+
+    /// --x if given, else the black box's default input; a usage error when neither exists.
+    func point(_ given: [Double]?) throws(CommandError) -> [Double] {
+        if let given { return given }
+        if let defaultInput { return defaultInput }
+        throw .usage("\(blackBox.displayName) has no default input, so --x is required (\(blackBox.inputCount) numbers)")
+    }
+}

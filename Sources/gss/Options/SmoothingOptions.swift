@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import GSSCore
+
+extension Distribution: ExpressibleByArgument {}
+extension SamplingStrategy: ExpressibleByArgument {}
+extension Covariate: ExpressibleByArgument {}
+
+/// The smoothing options shared by every command that smooths (CLI.md's table).
+struct SmoothingOptions: ParsableArguments {
+    @Option(name: .customLong("x"), parsing: .unconditional,
+            help: ArgumentHelp("The point: comma-separated numbers, or @FILE (.json array or .npy). Default: the black box's own.", valueName: "x"),
+            transform: NumberList.init(parsing:))
+    var point: NumberList?
+
+    @Option(name: .customLong("dist"), help: "The smoothing distribution.")
+    var distribution: Distribution = .logistic
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal).", valueName: "γ"),
+            transform: NumberList.init(parsing:))
+    var scale: NumberList = NumberList(values: [1])
+
+    @Option(help: "The number of samples s (at least 2).")
+    var samples: Int = 1024
+
+    @Option(help: "How the samples are placed.")
+    var sampler: SamplingStrategy = .rqmcLatin
+
+    @Flag(help: "Pair every sample with its mirror (ε and −ε for symmetric distributions).")
+    var antithetic = false
+
+    @Option(help: "The control variate subtracted from f.")
+    var covariate: Covariate = .loo
+
+    @Option(help: "The random seed; the same seed and options give bit-identical results. Default: random (printed).")
+    var seed: UInt64?
+
+    @Option(help: "Worker threads. Default: all cores.")
+    var threads: Int?
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be at least 2, got \(samples)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    var workerCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    /// The configuration, with a fresh random seed when none was given.
+    func configuration() -> SmoothingConfiguration {
+        SmoothingConfiguration(
+            distribution: distribution, scale: scale.values, samples: samples, sampler: sampler,
+            antithetic: antithetic, covariate: covariate, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+    }
+}
+
+/// Numbers given as "1,2.5,-3" or read from @FILE (a JSON array, or a .npy array of float64/float32).
+struct NumberList: CustomStringConvertible {
+    let values: [Double]
+
+    init(values: [Double]) { self.values = values }
+
+    /// Parses an option's text; a CommandError says what was wrong (argument-parser shows it).
+    init(parsing argument: String) throws {
+        values = try NumberList.parse(argument)
+    }
+
+    static func parse(_ argument: String) throws(CommandError) -> [Double] {
+        if argument.hasPrefix("@") { return try NumberFile.read(path: String(argument.dropFirst())) }
+        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+        var values: [Double] = []
+        for (index, part) in parts.enumerated() {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard let value = Double(text), value.isFinite else {
+                throw .usage("'\(text)' (entry \(index)) is not a finite number; expected comma-separated numbers such as 0.5,-1,2e-3")
+            }
+            values.append(value)
+        }
+        return values
+    }
+
+    var description: String { values.map { "\($0)" }.joined(separator: ",") }
+}
