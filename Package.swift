@@ -7,7 +7,8 @@ struct BundledPlugin {
     let id: String
     let directory: String
     var linkedLibraries: [String] = []
-    var product: String { "gss-\(id)" }
+    var productPrefix = "gss-"
+    var product: String { productPrefix + id }
     var target: String { "Plugin_\(directory)" }
 }
 
@@ -17,19 +18,22 @@ let bundledPlugins: [BundledPlugin] = [
 
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.
 let fixturePlugins: [BundledPlugin] = [
-]
+    "NoEntry", "NullEntry", "SmallStruct", "NullMember", "WrongMajor", "BadID", "Counting", "EvalError",
+].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
 
-let pluginCSettings: [CSetting] = [
-    .headerSearchPath("../../include"),
-    .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra"]),
-]
-
+// Plugins see include/ (the ABI) and their parent folder (fixtures share a header there).
 func pluginTarget(_ plugin: BundledPlugin, under root: String) -> Target {
-    .target(
+    let depth = root.split(separator: "/").count + 1
+    let toRoot = Array(repeating: "..", count: depth).joined(separator: "/")
+    return .target(
         name: plugin.target,
         path: "\(root)/\(plugin.directory)",
         publicHeadersPath: ".",
-        cSettings: pluginCSettings,
+        cSettings: [
+            .headerSearchPath("\(toRoot)/include"),
+            .headerSearchPath(".."),
+            .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra"]),
+        ],
         linkerSettings: plugin.linkedLibraries.map { .linkedLibrary($0) }
     )
 }
@@ -65,12 +69,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers shared by the test targets: where the products are, running programs.
+        .target(name: "GSSTestSupport", path: "Tests/GSSTestSupport"),
         .testTarget(
             name: "GSSCoreTests",
             dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
         ),
-        .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore"]),
-        .testTarget(name: "GSSCommandTests", dependencies: ["GSSCore"]),
+        .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
+        .testTarget(name: "GSSCommandTests", dependencies: ["GSSCore", "GSSTestSupport"]),
     ]
         + bundledPlugins.map { pluginTarget($0, under: "Plugins") }
         + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") },

@@ -139,7 +139,7 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
                 } else {
                     let r = (2 * (1 - u)).squareRoot()
                     noise[i] = 1 - r
-                    score[i] = 1 / r
+                    score[i] = u == 0.5 ? 0 : 1 / r  // the kink at 0 scores 0, keeping mirrored pairs exact
                 }
             }
         case .wigner:
@@ -168,7 +168,7 @@ enum WignerSemicircle {
             let p2 = psi * psi
             var term = psi * p2 / 6
             var sum = term
-            var k = 3.0
+            var k = 2.0  // each step multiplies by −ψ²/((2k)(2k+1)), k = 2, 3, …
             for _ in 0..<9 {
                 term *= -p2 / ((2 * k) * (2 * k + 1))
                 sum += term
@@ -179,27 +179,32 @@ enum WignerSemicircle {
         return psi - Double.sin(psi)
     }
 
-    /// Solves (ψ − sin ψ)/2π = u for u ≤ 1/2 by Newton's method from the right of the root
-    /// (ψ − sin ψ is convex and ≤ ψ³/6 there, so the start (12πu)^(1/3) is right of the root
-    /// and the iteration decreases monotonically), then mirrors for u > 1/2.
+    /// Solves (ψ − sin ψ)/2π = u for u ≤ 1/2 on (0, π] by Newton's method kept inside a shrinking
+    /// bracket (bisecting when a step leaves it), starting from (12πu)^(1/3), exact for small ψ
+    /// where ψ − sin ψ ≈ ψ³/6; then mirrors for u > 1/2.
     static func quantile(_ u: Double) -> (noise: Double, score: Double) {
         let lower = u <= 0.5
         let tail = lower ? u : 1 - u
         let target = 2 * Double.pi * tail
+        var low = 0.0
+        var high = Double.pi
         var psi = Swift.min(Double.root(12 * Double.pi * tail, 3), Double.pi)
-        for _ in 0..<60 {
+        for _ in 0..<100 {
             let residual = psiMinusSin(psi) - target
-            let slope = 1 - Double.cos(psi)
-            if slope <= 0 { break }
-            let step = residual / slope
-            let next = psi - step
-            if !(next > 0) || next >= psi { break }  // monotone convergence has stalled: done
+            if residual == 0 { break }
+            if residual > 0 { high = psi } else { low = psi }
+            var next = psi - residual / (1 - Double.cos(psi))
+            if !(next > low && next < high) { next = 0.5 * (low + high) }
+            if abs(next - psi) <= 2 * psi.ulp {
+                psi = next
+                break
+            }
             psi = next
-            if step <= psi * 1e-17 { break }
         }
         let half = 0.5 * psi
         let sinHalf = Double.sin(half)
-        let e = -Double.cos(half)  // in (−1, 0]
+        // −cos(ψ/2), via sin((π − ψ)/2) near the centre so that u = 1/2 gives exactly 0.
+        let e = psi > 0.5 * Double.pi ? -Double.sin(0.5 * (Double.pi - psi)) : -Double.cos(half)
         let score = e / (sinHalf * sinHalf)  // ε / (1 − ε²)
         return lower ? (e, score) : (-e, -score)
     }

@@ -54,11 +54,11 @@ extension Double {
     /// The smallest uniform we hand out: 2^-53, so that 1 - u is exact and never 1.
     public static let uniformFloor: Double = 0x1p-53
 
-    /// Maps 64 random bits to the open interval (0, 1): the centre of one of 2^53 equal cells,
-    /// so neither 0 nor 1 (nor anything outside [2^-54, 1 - 2^-54]) can occur.
+    /// Maps 64 random bits to the open interval (0, 1): the centre of one of 2^52 equal cells, so
+    /// every value lies in [2^-53, 1 - 2^-53] and its mirror 1 - u is exact and never 0 or 1.
     @inlinable
     public static func openUnit(bits: UInt64) -> Double {
-        (Double(bits >> 11) + 0.5) * 0x1p-53
+        (Double(bits >> 12) + 0.5) * 0x1p-52
     }
 
     /// Clamps a computed uniform (e.g. a stratum position) into [2^-53, 1 - 2^-53] so that its

@@ -1,0 +1,74 @@
+/*
+ * Shared body of the descriptor-fault fixtures: a valid doubler f(x) = 2x (n = m = 1) whose
+ * descriptor is broken in exactly one way. A fixture defines one of the FIXTURE_* macros below to
+ * override one field, then includes this file.
+ */
+#include "gss_plugin.h"
+
+#include <stdlib.h>
+
+#ifndef FIXTURE_STRUCT_SIZE
+#define FIXTURE_STRUCT_SIZE sizeof(gss_plugin)
+#endif
+#ifndef FIXTURE_ABI_MAJOR
+#define FIXTURE_ABI_MAJOR GSS_ABI_MAJOR
+#endif
+#ifndef FIXTURE_ID
+#define FIXTURE_ID "broken"
+#endif
+#ifndef FIXTURE_EVALUATE
+#define FIXTURE_EVALUATE fixture_evaluate
+#endif
+
+struct gss_instance {
+    int unused;
+};
+
+static gss_status fixture_create(const gss_option *options, size_t count, gss_instance **out, char *error,
+                                 size_t capacity) {
+    (void)options;
+    if (count > 0) {
+        gss_write_error(error, capacity, "this fixture takes no options");
+        return GSS_E_INVALID_ARGUMENT;
+    }
+    *out = calloc(1, sizeof(struct gss_instance));
+    return *out ? GSS_OK : GSS_E_OUT_OF_MEMORY;
+}
+
+static void fixture_destroy(gss_instance *instance) { free(instance); }
+
+static void fixture_dims(const gss_instance *instance, size_t *n, size_t *m) {
+    (void)instance;
+    *n = 1;
+    *m = 1;
+}
+
+__attribute__((unused)) static gss_status fixture_evaluate(gss_instance *instance, const double *x, size_t batch,
+                                                           double *y, char *error, size_t capacity) {
+    (void)instance;
+    (void)error;
+    (void)capacity;
+    for (size_t r = 0; r < batch; ++r) y[r] = 2.0 * x[r];
+    return GSS_OK;
+}
+
+static const gss_plugin descriptor = {
+    .struct_size = FIXTURE_STRUCT_SIZE,
+    .abi_major = FIXTURE_ABI_MAJOR,
+    .abi_minor = GSS_ABI_MINOR,
+    .id = FIXTURE_ID,
+    .name = "Broken descriptor (test fixture)",
+    .version = "1.0.0",
+    .description = "f(x) = 2x behind a descriptor broken in one way.",
+    .flags = GSS_F_REENTRANT | GSS_F_DETERMINISTIC,
+    .create = fixture_create,
+    .destroy = fixture_destroy,
+    .dims = fixture_dims,
+    .evaluate = FIXTURE_EVALUATE,
+    .output_shape = NULL,
+    .default_input = NULL,
+};
+
+GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {
+    return host_abi_major == GSS_ABI_MAJOR ? &descriptor : NULL;
+}

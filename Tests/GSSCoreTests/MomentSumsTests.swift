@@ -1,0 +1,79 @@
+import GSSCore
+import Testing
+
+@Suite("Streaming moment sums")
+struct MomentSumsTests {
+    /// Pseudo-random test data from a fixed generator.
+    static func data(rows: Int, columns: Int, seed: UInt64) -> [Double] {
+        let generator = Philox4x32(seed: seed)
+        return (0..<(rows * columns)).map { Double.openUnit(bits: generator.bits(stream: 9, index: UInt64($0)).0) * 4 - 1.5 }
+    }
+
+    /// Two-pass reference: units' contributions h_u, their mean and sample standard error.
+    static func reference(
+        responses r: [Double], features f: [Double], rows: Int, q: Int, p: Int, unitSize: Int, baseline: [Double]?
+    ) -> (gradient: [Double], stderr: [Double]) {
+        let s = Double(rows)
+        let units = rows / unitSize
+        let mean = (0..<q).map { a in (0..<rows).reduce(0.0) { $0 + r[$1 * q + a] } / s }
+        let c = baseline ?? mean
+        let denominator = baseline == nil ? s - 1 : s
+        var gradient = [Double](repeating: 0, count: q * p)
+        var stderr = gradient
+        for a in 0..<q {
+            for b in 0..<p {
+                let h = (0..<units).map { u in
+                    (0..<unitSize).reduce(0.0) { sum, k in
+                        let i = u * unitSize + k
+                        return sum + (r[i * q + a] - c[a]) * f[i * p + b]
+                    }
+                }
+                let total = h.reduce(0, +)
+                let hMean = total / Double(units)
+                let variance = h.reduce(0.0) { $0 + ($1 - hMean) * ($1 - hMean) } / Double(units - 1)
+                gradient[a * p + b] = total / denominator
+                stderr[a * p + b] = (Double(units) * variance).squareRoot() / denominator
+            }
+        }
+        return (gradient, stderr)
+    }
+
+    @Test("streaming sums equal the two-pass computation", arguments: [1, 2])
+    func matchesTwoPass(unitSize: Int) {
+        let (rows, q, p) = (40, 3, 2)
+        let r = Self.data(rows: rows, columns: q, seed: 1)
+        let f = Self.data(rows: rows, columns: p, seed: 2)
+        var sums = MomentSums(responseCount: q, featureCount: p, unitSize: unitSize)
+        sums.add(responses: r, features: f, rows: rows)
+        for baseline in [nil, [0.3, -1.0, 2.0]] as [[Double]?] {
+            let estimate = sums.estimate(baseline: baseline.map { .constant($0) } ?? .leaveOneOut)
+            let expected = Self.reference(responses: r, features: f, rows: rows, q: q, p: p, unitSize: unitSize, baseline: baseline)
+            for k in 0..<(q * p) {
+                #expect(estimate.gradient[k].isApproximatelyEqual(to: expected.gradient[k], absoluteTolerance: 1e-14, relativeTolerance: 1e-12))
+                #expect(estimate.gradientStderr[k].isApproximatelyEqual(to: expected.stderr[k], relativeTolerance: 1e-10))
+            }
+        }
+    }
+
+    @Test("merging chunk sums equals adding all rows at once")
+    func mergeEqualsSingleAdd() {
+        let (rows, q, p) = (30, 2, 3)
+        let r = Self.data(rows: rows, columns: q, seed: 3)
+        let f = Self.data(rows: rows, columns: p, seed: 4)
+        var whole = MomentSums(responseCount: q, featureCount: p, unitSize: 2)
+        whole.add(responses: r, features: f, rows: rows)
+        var merged = MomentSums(responseCount: q, featureCount: p, unitSize: 2)
+        for start in stride(from: 0, to: rows, by: 10) {
+            var part = MomentSums(responseCount: q, featureCount: p, unitSize: 2)
+            part.add(responses: Array(r[(start * q)...]), features: Array(f[(start * p)...]), rows: 10)
+            merged.merge(part)
+        }
+        let a = whole.estimate(baseline: .leaveOneOut)
+        let b = merged.estimate(baseline: .leaveOneOut)
+        #expect(merged.samples == rows)
+        for k in 0..<(q * p) {
+            #expect(a.gradient[k].isApproximatelyEqual(to: b.gradient[k], relativeTolerance: 1e-13))
+            #expect(a.gradientStderr[k].isApproximatelyEqual(to: b.gradientStderr[k], relativeTolerance: 1e-10))
+        }
+    }
+}

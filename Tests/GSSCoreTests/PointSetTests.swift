@@ -1,0 +1,71 @@
+import GSSCore
+import Testing
+
+@Suite("Point sets")
+struct PointSetTests {
+    static func points(_ set: PointSet) -> [Double] {
+        var values = [Double](repeating: 0, count: set.count * set.dimension)
+        set.fill(start: 0, rows: set.count, into: &values)
+        return values
+    }
+
+    static let strategies: [(SamplingStrategy, Bool)] = [
+        (.mc, false), (.mc, true), (.qmcLatin, false), (.qmcLatin, true), (.rqmcLatin, false), (.rqmcLatin, true),
+    ]
+
+    @Test("points lie strictly inside the unit cube", arguments: strategies)
+    func insideUnitCube(strategy: SamplingStrategy, antithetic: Bool) throws {
+        let set = try PointSet(strategy: strategy, antithetic: antithetic, count: 512, dimension: 3, seed: 9)
+        #expect(Self.points(set).allSatisfy { $0 > 0 && $0 < 1 })
+    }
+
+    @Test("any range of samples equals the same slice of the whole set", arguments: strategies)
+    func rangesAreConsistent(strategy: SamplingStrategy, antithetic: Bool) throws {
+        let set = try PointSet(strategy: strategy, antithetic: antithetic, count: 100, dimension: 3, seed: 5)
+        let all = Self.points(set)
+        for (start, rows) in [(0, 1), (1, 1), (37, 20), (99, 1), (50, 50)] {
+            var part = [Double](repeating: 0, count: rows * 3)
+            set.fill(start: start, rows: rows, into: &part)
+            #expect(part == Array(all[(start * 3)..<((start + rows) * 3)]), "\(strategy) rows \(start)..<\(start + rows)")
+        }
+    }
+
+    @Test("Latin hypercubes use every stratum of every dimension exactly once", arguments: [false, true])
+    func latinStrata(antithetic: Bool) throws {
+        for strategy in [SamplingStrategy.qmcLatin, .rqmcLatin] {
+            let count = 256
+            let set = try PointSet(strategy: strategy, antithetic: antithetic, count: count, dimension: 4, seed: 3)
+            let values = Self.points(set)
+            for d in 0..<4 {
+                let strata = Set((0..<count).map { Int(values[$0 * 4 + d] * Double(count)) })
+                #expect(strata.count == count, "\(strategy) dimension \(d)")
+            }
+        }
+    }
+
+    @Test("antithetic samples come in mirrored pairs", arguments: [SamplingStrategy.mc, .qmcLatin, .rqmcLatin])
+    func antitheticPairs(strategy: SamplingStrategy) throws {
+        let set = try PointSet(strategy: strategy, antithetic: true, count: 64, dimension: 3, seed: 11)
+        let values = Self.points(set)
+        for pair in 0..<32 {
+            for d in 0..<3 {
+                #expect(values[(2 * pair + 1) * 3 + d] == 1 - values[2 * pair * 3 + d])
+            }
+        }
+    }
+
+    @Test("different seeds give different points; the same seed the same points")
+    func seeds() throws {
+        let a = Self.points(try PointSet(strategy: .rqmcLatin, antithetic: false, count: 64, dimension: 2, seed: 1))
+        let b = Self.points(try PointSet(strategy: .rqmcLatin, antithetic: false, count: 64, dimension: 2, seed: 2))
+        let c = Self.points(try PointSet(strategy: .rqmcLatin, antithetic: false, count: 64, dimension: 2, seed: 1))
+        #expect(a != b)
+        #expect(a == c)
+    }
+
+    @Test("bad sample counts are usage errors")
+    func invalidCounts() {
+        #expect(throws: SmoothingError.self) { try PointSet(strategy: .mc, antithetic: false, count: 1, dimension: 2, seed: 0) }
+        #expect(throws: SmoothingError.self) { try PointSet(strategy: .mc, antithetic: true, count: 7, dimension: 2, seed: 0) }
+    }
+}
