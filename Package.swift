@@ -14,6 +14,7 @@ struct BundledPlugin {
 
 let bundledPlugins: [BundledPlugin] = [
     BundledPlugin(id: "sorter", directory: "Sorter"),
+    BundledPlugin(id: "shortest-path", directory: "ShortestPath"),
 ]
 
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.

@@ -23,11 +23,16 @@ struct gss_instance {
     sorter_mode mode;
 };
 
+/* A whole decimal number of digits only (no sign, no spaces), at most SORTER_MAX_N. */
 static int parse_size(const char *text, size_t *out) {
-    char *end = NULL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (text[0] == '\0' || text[0] == '-' || *end != '\0') return 0;
-    *out = (size_t)value;
+    size_t value = 0;
+    if (text[0] == '\0') return 0;
+    for (const char *c = text; *c != '\0'; ++c) {
+        if (*c < '0' || *c > '9') return 0;
+        value = value * 10 + (size_t)(*c - '0');
+        if (value > SORTER_MAX_N) return 0;
+    }
+    *out = value;
     return 1;
 }
 
