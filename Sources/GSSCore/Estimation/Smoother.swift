@@ -225,7 +225,7 @@ private final class ChunkLane: @unchecked Sendable {
             let which = firstSample.map { "sample \($0 + row)" } ?? "the unperturbed x"
             return SmoothingError(
                 code: .evaluationFailed,
-                message: "\(blackBoxName) \(reason) at \(which) (input \(formatRow(input)))",
+                message: "\(blackBoxName) failed at \(which) (input \(formatRow(input))): \(reason)",
                 sampleIndex: firstSample.map { $0 + row }, input: input)
         }
         do {
@@ -239,18 +239,18 @@ private final class ChunkLane: @unchecked Sendable {
         } catch {
             // Blame the first row the black box marked with NaN (the ABI's convention), else row 0.
             let row = (0..<rows).first { r in (0..<m).contains { outputs[r * m + $0].isNaN } } ?? 0
-            throw failure(row: row, reason: "failed: \(error)")
+            throw failure(row: row, reason: "\(error)")
         }
         for r in 0..<rows {
             for i in 0..<m where !outputs[r * m + i].isFinite {
-                throw failure(row: r, reason: "returned a non-finite output (\(outputs[r * m + i]) in output \(i))")
+                throw failure(row: r, reason: "it returned a non-finite output (\(outputs[r * m + i]) in output \(i))")
             }
         }
     }
 }
 
-/// "[0.1, -2, 3.5]" with at most 8 entries shown.
-func formatRow(_ row: [Double]) -> String {
+/// "[0.1, -2, 3.5]" with at most 8 entries shown, for messages about an input row.
+public func formatRow(_ row: [Double]) -> String {
     let shown = row.prefix(8).map { "\($0)" }.joined(separator: ", ")
     return "[" + shown + (row.count > 8 ? ", … (\(row.count) numbers)]" : "]")
 }

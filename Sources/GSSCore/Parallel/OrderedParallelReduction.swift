@@ -89,17 +89,42 @@ public enum WorkerThreads {
             if count == 1 { body(0) }
             return
         }
+        // Foundation may keep a finished Thread (and its closure) alive for a while; the threads
+        // reach the body through this box, emptied on return, so captured state (e.g. plugin
+        // instances) is released when run returns, not whenever Foundation lets go of the Thread.
+        let job = Job(body)
         let done = DispatchGroup()
         for worker in 1..<count {
             done.enter()
             let thread = Thread {
-                body(worker)
+                job.run(worker)
                 done.leave()
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
-        body(0)
+        job.run(0)
         done.wait()
+        job.clear()
+    }
+
+    private final class Job: @unchecked Sendable {
+        private let lock = NSLock()
+        private var body: (@Sendable (Int) -> Void)?
+
+        init(_ body: @escaping @Sendable (Int) -> Void) { self.body = body }
+
+        func run(_ worker: Int) {
+            lock.lock()
+            let body = self.body
+            lock.unlock()
+            body?(worker)
+        }
+
+        func clear() {
+            lock.lock()
+            body = nil
+            lock.unlock()
+        }
     }
 }

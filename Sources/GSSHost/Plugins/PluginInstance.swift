@@ -79,9 +79,8 @@ public final class PluginInstance: @unchecked Sendable {
         guard status == GSS_OK else {
             error[Self.errorCapacity - 1] = 0
             let detail = String(cString: error)
-            throw PluginError(
-                .evaluationFailed,
-                "plugin '\(library.id)' reported \(PluginStatus.name(status))" + (detail.isEmpty ? "" : ": \(detail)"))
+            // The caller names the plugin and the row; this says what the plugin said.
+            throw PluginError(.evaluationFailed, PluginStatus.name(status) + (detail.isEmpty ? "" : ": \(detail)"))
         }
     }
 }

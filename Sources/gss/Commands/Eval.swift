@@ -40,10 +40,10 @@ func evaluateOnce(_ blackBox: any BlackBox, at x: [Double]) throws -> [Double] {
             }
         }
     } catch {
-        throw CommandError.failure("\(blackBox.displayName) failed at x = \(x): \(error)")
+        throw CommandError.failure("\(blackBox.displayName) failed at x = \(formatRow(x)): \(error)")
     }
     if let bad = y.firstIndex(where: { !$0.isFinite }) {
-        throw CommandError.failure("\(blackBox.displayName) returned a non-finite output (\(y[bad]) in output \(bad)) at x = \(x)")
+        throw CommandError.failure("\(blackBox.displayName) failed at x = \(formatRow(x)): it returned a non-finite output (\(y[bad]) in output \(bad))")
     }
     return y
 }
