@@ -77,7 +77,10 @@ let package = Package(
             dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
         ),
         .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
-        .testTarget(name: "GSSCommandTests", dependencies: ["GSSCore", "GSSTestSupport"]),
+        .testTarget(
+            name: "GSSCommandTests",
+            dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]
+        ),
     ]
         + bundledPlugins.map { pluginTarget($0, under: "Plugins") }
         + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") },

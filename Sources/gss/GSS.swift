@@ -48,9 +48,16 @@ struct GSS: ParsableCommand {
         Foundation.exit(code)
     }
 
-    /// One sentence: first line only, ending in a full stop.
+    /// One line ending in a full stop; a bulleted list of valid values (argument-parser's form
+    /// for long enumerations) is folded into the sentence, anything else after line 1 dropped.
     private static func sentence(_ text: String) -> String {
-        let line = text.split(separator: "\n").first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        var line = lines.first ?? ""
+        let bullets = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
+        if !bullets.isEmpty {
+            if line.hasSuffix(":") { line.removeLast() }
+            line += " " + bullets.joined(separator: ", ")
+        }
         return line.hasSuffix(".") || line.hasSuffix("?") ? line : line + "."
     }
 }
