@@ -15,6 +15,7 @@ struct BundledPlugin {
 let bundledPlugins: [BundledPlugin] = [
     BundledPlugin(id: "sorter", directory: "Sorter"),
     BundledPlugin(id: "shortest-path", directory: "ShortestPath"),
+    BundledPlugin(id: "tem", directory: "TEM", linkedLibraries: ["fftw3", "m"]),
 ]
 
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.
@@ -69,6 +70,11 @@ let package = Package(
                 "GSSCore", "GSSHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // A stand-in for the external TEM-simulator program: parses its input file, writes an MRC image.
+        .executableTarget(
+            name: "FakeTEMSimulator", path: "Tests/Support/FakeTEMSimulator",
+            linkerSettings: [.linkedLibrary("m")]
         ),
         // Helpers shared by the test targets: where the products are, running programs.
         .target(name: "GSSTestSupport", path: "Tests/GSSTestSupport"),
