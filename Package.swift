@@ -16,6 +16,7 @@ let bundledPlugins: [BundledPlugin] = [
     BundledPlugin(id: "sorter", directory: "Sorter"),
     BundledPlugin(id: "shortest-path", directory: "ShortestPath"),
     BundledPlugin(id: "tem", directory: "TEM", linkedLibraries: ["fftw3", "m"]),
+    BundledPlugin(id: "renderer", directory: "Renderer", linkedLibraries: ["m"]),
 ]
 
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.
