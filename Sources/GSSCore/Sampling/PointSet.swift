@@ -4,6 +4,10 @@
 ///
 /// With antithetic sampling, samples 2j and 2j+1 form a mirrored pair (u and 1 − u), so that
 /// estimators can treat each pair as one independent unit.
+///
+/// The strategies' own constraints on s and n (a k^n grid, a power of two for Sobol', at most 1024
+/// Sobol' dimensions) and refused combinations with `--antithetic` throw
+/// `SmoothingError.invalidConfiguration` with the valid sample counts nearest the requested one.
 public struct PointSet: Sendable {
     public let strategy: SamplingStrategy
     public let antithetic: Bool
@@ -11,7 +15,15 @@ public struct PointSet: Sendable {
     public let dimension: Int
     public let seed: UInt64
     private let generator: Philox4x32
-    private let latin: LatinHypercube?
+    private let design: Design
+
+    /// The construction behind the strategy; each is a pure function of (seed, sample index).
+    private enum Design: Sendable {
+        case monteCarlo
+        case latin(LatinHypercube)
+        case cartesian(CartesianGrid)
+        case sobol(ScrambledSobol)
+    }
 
     /// Samples that belong together as one independent unit: 2 for antithetic pairs, else 1.
     public var unitSize: Int { antithetic ? 2 : 1 }
@@ -25,6 +37,25 @@ public struct PointSet: Sendable {
         guard dimension >= 1 else {
             throw .invalidConfiguration("the black box must have at least one input")
         }
+        let generator = Philox4x32(seed: seed)
+        // Grids and Sobol' points check s themselves, so that their message names the valid counts.
+        switch strategy {
+        case .mc:
+            design = .monteCarlo
+        case .qmcLatin, .rqmcLatin:
+            design = .latin(
+                LatinHypercube(
+                    count: count, dimension: dimension, antithetic: antithetic,
+                    jittered: strategy == .rqmcLatin, generator: generator))
+        case .qmcCartesian, .rqmcCartesian:
+            design = .cartesian(
+                try CartesianGrid(
+                    strategy: strategy, antithetic: antithetic, count: count, dimension: dimension,
+                    generator: generator))
+        case .sobol:
+            design = .sobol(
+                try ScrambledSobol(count: count, dimension: dimension, antithetic: antithetic, generator: generator))
+        }
         if antithetic && count % 2 != 0 {
             throw .invalidConfiguration(
                 "--antithetic pairs every sample with its mirror, so --samples must be even, got \(count)")
@@ -34,24 +65,21 @@ public struct PointSet: Sendable {
         self.count = count
         self.dimension = dimension
         self.seed = seed
-        generator = Philox4x32(seed: seed)
-        switch strategy {
-        case .mc:
-            latin = nil
-        case .qmcLatin, .rqmcLatin:
-            latin = LatinHypercube(
-                count: count, dimension: dimension, antithetic: antithetic,
-                jittered: strategy == .rqmcLatin, generator: generator)
-        }
+        self.generator = generator
     }
 
     /// Writes samples start ..< start + rows as rows × dimension uniforms, row-major.
     public func fill(start: Int, rows: Int, into output: UnsafeMutablePointer<Double>) {
         precondition(start >= 0 && rows >= 0 && start + rows <= count, "sample range out of bounds")
-        if let latin {
-            latin.fill(start: start, rows: rows, into: output)
-            return
+        switch design {
+        case .latin(let latin): latin.fill(start: start, rows: rows, into: output)
+        case .cartesian(let grid): grid.fill(start: start, rows: rows, into: output)
+        case .sobol(let sobol): sobol.fill(start: start, rows: rows, into: output)
+        case .monteCarlo: fillMonteCarlo(start: start, rows: rows, into: output)
         }
+    }
+
+    private func fillMonteCarlo(start: Int, rows: Int, into output: UnsafeMutablePointer<Double>) {
         for row in 0..<rows {
             let sample = start + row
             let target = output + row * dimension
