@@ -90,7 +90,7 @@ public struct SmoothingConfiguration: Sendable, Equatable {
         if let k = medianSampleCount {
             guard m == 1 else {
                 throw .invalidConfiguration(
-                    "--median smooths a scalar function, but this black box has m = \(m) outputs; wrap it in a scalar loss first")
+                    "--median smooths a scalar function (m = 1), but this black box has m = \(m) outputs")
             }
             guard k >= 2 && k <= samples else {
                 throw .invalidConfiguration("--median K needs 2 ≤ K ≤ --samples (\(samples)), got \(k)")
