@@ -192,6 +192,19 @@ struct GradExtrasTests {
         #expect(image.status == 2 && image.stderr.contains("--covariance would produce"), "\(image.stderr)")
     }
 
+    @Test("memory for the covariance and scale derivatives does not grow with the number of samples")
+    func memoryIndependentOfSamples() throws {
+        func peak(_ samples: Int) throws -> Int {
+            let run = try runGSS(["grad", "sorter", "-o", "n=3", "--samples", "\(samples)", "--seed", "1", "--covariance", "--wrt", "scale", "--format", "json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.maxResidentKiB
+        }
+        let small = try peak(10_000)
+        let large = try peak(800_000)
+        // 80 times the samples: keeping even one number per sample would add 6 MiB.
+        #expect(large - small < 3 * 1024, "peak \(small) KiB at s = 10⁴, \(large) KiB at s = 8·10⁵")
+    }
+
     /// The bundled sorter's function in Swift (P[i·n + j] = 1 iff x_i has ascending rank j).
     static let swiftSorter = ClosureBlackBox(inputCount: 3, outputCount: 9) { x in
         var y = [Double](repeating: 0, count: 9)

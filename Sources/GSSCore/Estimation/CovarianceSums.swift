@@ -27,8 +27,11 @@
 ///
 /// Pairs (a, b) are stored once, a ≤ b, since everything is symmetric in them.
 public struct CovarianceSums: Sendable, Equatable {
+    /// m, the number of responses (outputs of f).
     public let responseCount: Int
+    /// p, the number of features per sample.
     public let featureCount: Int
+    /// Samples per independent unit: 1, or 2 for antithetic pairs.
     public let unitSize: Int
     /// Samples per batch at least (the last batch may be smaller).
     public static let minimumBatchSamples = 32
@@ -37,6 +40,7 @@ public struct CovarianceSums: Sendable, Equatable {
     var pending: RawCovarianceSums
     var batchStatistics: BatchStatistics
 
+    /// Empty sums for m responses and p features; memory O(m²p).
     public init(responseCount m: Int, featureCount p: Int, unitSize: Int) {
         precondition(unitSize == 1 || unitSize == 2, "units are single samples or pairs")
         responseCount = m
@@ -47,6 +51,7 @@ public struct CovarianceSums: Sendable, Equatable {
         batchStatistics = BatchStatistics(pairCount: 0, featureCount: 0)
     }
 
+    /// Samples added so far.
     public var samples: Int { total.samples }
     /// Batches sealed so far (the standard errors need at least 2).
     public var batches: Int { batchStatistics.batches }
@@ -84,6 +89,8 @@ public struct CovarianceSums: Sendable, Equatable {
     }
 
     /// G (m × m), ∂G/∂θ (m × m × p, entry [(a·m + b)·p + k] = ∂G_ab/∂θ_k) and standard errors.
+    /// Estimates are NaN with fewer than two samples from different units, standard errors with
+    /// fewer than two batches. Only chunks merged with `mergeChunk` count.
     public func estimate() -> CovarianceEstimateMoments {
         var sealed = self
         sealed.sealPendingBatch()
@@ -136,13 +143,17 @@ public struct CovarianceSums: Sendable, Equatable {
 
 /// What `CovarianceSums.estimate` returns; NaN where too few samples (or batches) were seen.
 public struct CovarianceEstimateMoments: Sendable, Equatable {
+    /// m.
     public let responseCount: Int
+    /// p.
     public let featureCount: Int
     /// G, m × m row-major.
     public let covariance: [Double]
+    /// Batch-means standard errors of `covariance`.
     public let covarianceStderr: [Double]
     /// ∂G/∂θ, m × m × p: entry [(a·m + b)·p + k] = ∂G_ab/∂θ_k.
     public let gradient: [Double]
+    /// Batch-means standard errors of `gradient`.
     public let gradientStderr: [Double]
 }
 

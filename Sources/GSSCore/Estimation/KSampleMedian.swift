@@ -219,6 +219,7 @@ public struct KSampleMedian: Sendable {
     /// ∇f^(k) from features Φ_i (s × p, by sample index) in one sequential sweep: the
     /// gradient (k/s) Σ_i (H_i − b_i) Φ_i and its standard error (Sen). The `Smoother` runs the
     /// same two sweeps over blocks of ranks in parallel, regenerating Φ instead of storing it.
+    /// - Throws: `SmoothingError.invalidConfiguration` for the leave-one-out baseline when k = s.
     public func gradient(features: [Double], featureCount p: Int, baseline: Baseline) throws(SmoothingError)
         -> (gradient: [Double], stderr: [Double])
     {

@@ -7,6 +7,7 @@ public struct DifferentiableLoss: Sendable {
     /// ∇ℓ(y), m numbers.
     public let gradient: @Sendable ([Double]) -> [Double]
 
+    /// A loss from its value and gradient closures (both must be safe to call from any thread).
     public init(value: @escaping @Sendable ([Double]) -> Double, gradient: @escaping @Sendable ([Double]) -> [Double]) {
         self.value = value
         self.gradient = gradient
@@ -37,6 +38,7 @@ public enum SmoothingTarget: String, CaseIterable, Sendable, Codable {
 
 /// A loss value and its gradient in x, from either kind of smoothing.
 public struct LossEstimate: Sendable, Equatable {
+    /// Which kind of smoothing produced it.
     public let target: SmoothingTarget
     /// ℓ(h_ε(x)) when smoothing the algorithm, (ℓ∘h)_ε(x) when smoothing the objective.
     public let value: Double
@@ -55,10 +57,15 @@ public struct LossEstimate: Sendable, Equatable {
 /// The scalar black box ℓ∘h: evaluates h on a batch and applies ℓ to every output row.
 /// Smoothing it is smoothing the objective (section 2.3).
 public struct LossComposedBlackBox: BlackBox {
+    /// h, the algorithm.
     public let algorithm: any BlackBox
+    /// ℓ, applied to every output row of h.
     public let loss: @Sendable ([Double]) -> Double
+    /// n, h's input count.
     public var inputCount: Int { algorithm.inputCount }
+    /// 1: ℓ∘h is scalar.
     public var outputCount: Int { 1 }
+    /// "loss of <h's name>", for messages.
     public var displayName: String { "loss of \(algorithm.displayName)" }
 
     /// ℓ∘h for an algorithm h: R^n → R^m and a loss ℓ: R^m → R (any function; no gradient needed).
@@ -67,6 +74,7 @@ public struct LossComposedBlackBox: BlackBox {
         self.loss = loss
     }
 
+    /// One evaluator of h per worker, each wrapped with ℓ; throws what h's evaluators throw.
     public func makeEvaluators(count: Int) throws -> [any BatchEvaluator] {
         try algorithm.makeEvaluators(count: count).map {
             Evaluator(inner: $0, outputCount: algorithm.outputCount, loss: loss)

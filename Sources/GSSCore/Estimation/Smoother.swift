@@ -1,14 +1,19 @@
 /// The smoothed value and Jacobian of a black box at one point, with standard errors, and the
 /// extra derivatives a `SmoothingConfiguration` asked for.
 public struct SmoothedEstimate: Sendable, Equatable {
+    /// n, the black box's input count.
     public let inputCount: Int
+    /// m, its output count.
     public let outputCount: Int
+    /// s, the number of samples used.
     public let samples: Int
+    /// The seed that reproduces these bits.
     public let seed: UInt64
     /// k when this is k-sample median smoothing (Lemma 13); nil for the mean.
     public internal(set) var medianSampleCount: Int? = nil
     /// Estimate of f_ε(x) = E[f(x + γε)] (m numbers), or of the k-sample median smoothing.
     public let value: [Double]
+    /// Per-entry standard error of `value`.
     public let valueStderr: [Double]
     /// Estimate of the Jacobian of f_ε at x: m rows of n, row-major (entry [i·n + j] = ∂ value_i / ∂ x_j).
     public let jacobian: [Double]
@@ -16,10 +21,12 @@ public struct SmoothedEstimate: Sendable, Equatable {
     public let jacobianStderr: [Double]
     /// ∂ value_i / ∂γ_j for a diagonal scale (Lemma 6, eq. 11): m × n row-major; when asked for.
     public internal(set) var scaleGradient: [Double]? = nil
+    /// Per-entry standard error of `scaleGradient`.
     public internal(set) var scaleGradientStderr: [Double]? = nil
     /// ∂ value_i / ∂L_jk for a scale matrix (Theorem 7, eq. 13): m × n × n, entry [(i·n + j)·n + k];
     /// when asked for.
     public internal(set) var scaleMatrixGradient: [Double]? = nil
+    /// Per-entry standard error of `scaleMatrixGradient`.
     public internal(set) var scaleMatrixGradientStderr: [Double]? = nil
     /// The output covariance and its derivatives (Theorem 8), when asked for.
     public internal(set) var covariance: CovarianceEstimate? = nil
@@ -35,13 +42,16 @@ public struct SmoothedEstimate: Sendable, Equatable {
 public struct CovarianceEstimate: Sendable, Equatable {
     /// G, m × m row-major (the unbiased sample covariance of the outputs).
     public let matrix: [Double]
+    /// Batch-means standard errors of `matrix`.
     public let matrixStderr: [Double]
     /// ∂G_ij/∂x_k (eq. 15): m × m × n, entry [(i·m + j)·n + k].
     public let gradient: [Double]
+    /// Standard errors by batch means over consecutive chunks (see `CovarianceSums`).
     public let gradientStderr: [Double]
     /// ∂G_ij/∂γ_k for a diagonal scale (m × m × n, entry [(i·m + j)·n + k]), or ∂G_ij/∂L_kl for a
     /// scale matrix (eq. 16; m × m × n × n, entry [((i·m + j)·n + k)·n + l]); nil unless asked for.
     public let scaleGradient: [Double]?
+    /// Batch-means standard errors of `scaleGradient`.
     public let scaleGradientStderr: [Double]?
 }
 
@@ -56,12 +66,14 @@ public struct CovarianceEstimate: Sendable, Equatable {
 /// same seed gives bit-identical results for any number of threads, in memory independent of s
 /// (the k-sample median alone keeps s scalars).
 public struct Smoother: Sendable {
+    /// What to estimate and how (distribution, scale, samples, sampler, covariate, seed, extras).
     public var configuration: SmoothingConfiguration
     /// Worker threads evaluating chunks (each with its own evaluator from the black box).
     public var threads: Int
     /// Called after every merged chunk with (samples done, samples total), in order, from a worker.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
+    /// A smoother; `threads` is clamped to at least 1 and never changes the results.
     public init(
         configuration: SmoothingConfiguration, threads: Int = 1,
         progress: (@Sendable (Int, Int) -> Void)? = nil

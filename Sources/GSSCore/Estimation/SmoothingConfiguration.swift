@@ -11,14 +11,20 @@ public enum Covariate: String, CaseIterable, Sendable, Codable {
 
 /// Everything that defines one smoothed estimate besides the black box and the point x.
 public struct SmoothingConfiguration: Sendable, Equatable {
+    /// μ, the standardised noise distribution.
     public var distribution: Distribution
     /// γ: one positive number for every coordinate, or one per coordinate (a diagonal scale).
     /// Must stay [1] when `scaleMatrix` is set.
     public var scale: [Double]
+    /// s ≥ 2, the number of samples.
     public var samples: Int
+    /// How the uniforms are placed before the inverse CDF.
     public var sampler: SamplingStrategy
+    /// Pair every sample with its mirror 1 − u.
     public var antithetic: Bool
+    /// The control variate c subtracted from f.
     public var covariate: Covariate
+    /// The same seed and configuration give the same bits, for any thread count.
     public var seed: UInt64
     /// A full scale matrix L: smooth f(x + Lε) instead of f(x + γ∘ε) (Theorem 7).
     public var scaleMatrix: ScaleMatrix?
@@ -30,6 +36,8 @@ public struct SmoothingConfiguration: Sendable, Equatable {
     /// k for k-sample median smoothing of a scalar f (Lemma 13) instead of the mean; nil for the mean.
     public var medianSampleCount: Int?
 
+    /// A configuration; nothing is checked until `validate(inputCount:outputCount:)` (which
+    /// `Smoother.estimate` calls).
     public init(
         distribution: Distribution = .logistic, scale: [Double] = [1], samples: Int = 1024,
         sampler: SamplingStrategy = .rqmcLatin, antithetic: Bool = false,
