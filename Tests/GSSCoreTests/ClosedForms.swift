@@ -56,6 +56,20 @@ enum ClosedForms {
         return binomialTail(k: k, p: p, atLeast: k / 2 + 1) + 0.5 * binomialProbability(k: k, p: p, exactly: k / 2)
     }
 
+    /// E[median of k draws] of a discrete g with ascending values v_0 < v_1 < … and upper tails
+    /// P(g ≥ v_i): the j-th smallest draw is ≥ v iff at least k − j + 1 draws are, and the median
+    /// is the middle order statistic (the mean of the two middle ones for even k).
+    static func medianOfDiscrete(k: Int, values: [Double], upperTails: [Double]) -> Double {
+        func orderStatistic(_ j: Int) -> Double {
+            var expectation = values[0]
+            for i in 1..<values.count {
+                expectation += (values[i] - values[i - 1]) * binomialTail(k: k, p: upperTails[i], atLeast: k - j + 1)
+            }
+            return expectation
+        }
+        return k % 2 == 1 ? orderStatistic(k / 2 + 1) : 0.5 * (orderStatistic(k / 2) + orderStatistic(k / 2 + 1))
+    }
+
     /// P(Z₁ > t₁, Z₂ > t₂) for standard normals with correlation ρ (|ρ| < 1), by quadrature of
     /// ∫_{t₁}^∞ φ(z) Φ̄((t₂ − ρz)/√(1 − ρ²)) dz.
     static func bivariateNormalUpper(_ t1: Double, _ t2: Double, correlation rho: Double) -> Double {

@@ -203,10 +203,11 @@ struct MedianTests {
             try #require(estimate.scaleMatrixGradient), dl, stderr: try #require(estimate.scaleMatrixGradientStderr), "∇L")
     }
 
-    /// Sen's standard errors must match the spread of independent estimates.
+    /// Sen's standard errors must match the spread of independent estimates. A three-level
+    /// staircase g ∈ {0, 1, 3} (for two levels the 4-sample median equals the 3-sample one).
     @Test("median standard errors are calibrated and the estimator is unbiased", arguments: [3, 4])
     func standardErrorsAreCalibrated(k: Int) throws {
-        let step = ClosureBlackBox(inputCount: 1, outputCount: 1) { x in [x[0] > 0.4 ? 3 : 1] }
+        let step = ClosureBlackBox(inputCount: 1, outputCount: 1) { x in [(x[0] > -0.3 ? 1 : 0) + (x[0] > 0.4 ? 2 : 0)] }
         let repeats = 300
         var values: [Double] = []
         var gradients: [Double] = []
@@ -221,9 +222,11 @@ struct MedianTests {
             valueErrors.append(estimate.valueStderr[0])
             gradientErrors.append(estimate.jacobianStderr[0])
         }
-        let p = 1 - Distribution.logistic.cdf(0.4)
-        let slope = ClosedForms.derivative(step: 1e-4) { h in [ClosedForms.medianOfBernoulli(k: k, p: p + h)] }[0]
-        let truths = [1 + 2 * ClosedForms.medianOfBernoulli(k: k, p: p), 2 * slope * Distribution.logistic.density(0.4)]
+        func smoothed(_ x: Double) -> [Double] {
+            let tails = [1, 1 - Distribution.logistic.cdf(-0.3 - x), 1 - Distribution.logistic.cdf(0.4 - x)]
+            return [ClosedForms.medianOfDiscrete(k: k, values: [0, 1, 3], upperTails: tails)]
+        }
+        let truths = [smoothed(0)[0], ClosedForms.derivative { smoothed($0) }[0]]
         for (name, estimates, errors, truth) in [("value", values, valueErrors, truths[0]), ("gradient", gradients, gradientErrors, truths[1])] {
             let mean = estimates.reduce(0, +) / Double(repeats)
             let spread = (estimates.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / Double(repeats - 1)).squareRoot()
