@@ -75,8 +75,14 @@ struct MedianTests {
             #expect(h.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-13))
         }
         if k < s {
-            for (loo, expected) in zip(try #require(median.leaveOneOutValues()), reference.leaveOneOut) {
+            let leaveOneOut = try #require(median.leaveOneOutValues())
+            for (loo, expected) in zip(leaveOneOut, reference.leaveOneOut) {
                 #expect(loo.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-13))
+            }
+            // Subsets holding i are all subsets but those without it: k·H_i = s·U − (s − k)·U₋ᵢ.
+            for (h, loo) in zip(median.conditionalMedians(), leaveOneOut) {
+                let expected = (Double(s) * reference.value - Double(s - k) * loo) / Double(k)
+                #expect(h.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-12))
             }
         } else {
             #expect(median.leaveOneOutValues() == nil)
@@ -203,10 +209,13 @@ struct MedianTests {
             try #require(estimate.scaleMatrixGradient), dl, stderr: try #require(estimate.scaleMatrixGradientStderr), "∇L")
     }
 
-    /// Sen's standard errors must match the spread of independent estimates. A three-level
-    /// staircase g ∈ {0, 1, 3} (for two levels the 4-sample median equals the 3-sample one).
-    @Test("median standard errors are calibrated and the estimator is unbiased", arguments: [3, 4])
-    func standardErrorsAreCalibrated(k: Int) throws {
+    /// Sen's standard errors must match the spread of independent estimates, on a three-level
+    /// staircase g ∈ {0, 1, 3}. (The value for k = 2h + 2 equals that for 2h + 1 — an order-statistics
+    /// identity — and so does the leave-one-out gradient Σ(U − U₋ᵢ)Φᵢ; constant baselines differ.)
+    @Test(
+        "median standard errors are calibrated and the estimator is unbiased",
+        arguments: [(3, Covariate.loo), (4, .fx), (4, .none), (5, .loo)])
+    func standardErrorsAreCalibrated(k: Int, covariate: Covariate) throws {
         let step = ClosureBlackBox(inputCount: 1, outputCount: 1) { x in [(x[0] > -0.3 ? 1 : 0) + (x[0] > 0.4 ? 2 : 0)] }
         let repeats = 300
         var values: [Double] = []
@@ -215,7 +224,7 @@ struct MedianTests {
         var gradientErrors: [Double] = []
         for seed in 0..<repeats {
             let configuration = SmoothingConfiguration(
-                distribution: .logistic, samples: 400, sampler: .mc, covariate: .loo, seed: UInt64(900 + seed), medianSampleCount: k)
+                distribution: .logistic, samples: 400, sampler: .mc, covariate: covariate, seed: UInt64(900 + seed), medianSampleCount: k)
             let estimate = try Smoother(configuration: configuration).estimate(step, at: [0])
             values.append(estimate.value[0])
             gradients.append(estimate.jacobian[0])
@@ -231,8 +240,8 @@ struct MedianTests {
             let mean = estimates.reduce(0, +) / Double(repeats)
             let spread = (estimates.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / Double(repeats - 1)).squareRoot()
             let reported = errors.reduce(0, +) / Double(repeats)
-            #expect(reported / spread > 0.85 && reported / spread < 1.18, "k=\(k) \(name): reported \(reported) vs spread \(spread)")
-            #expect(abs(mean - truth) <= 5 * spread / Double(repeats).squareRoot(), "k=\(k) \(name): mean \(mean) vs \(truth)")
+            #expect(reported / spread > 0.85 && reported / spread < 1.18, "k=\(k) \(covariate) \(name): reported \(reported) vs spread \(spread)")
+            #expect(abs(mean - truth) <= 5 * spread / Double(repeats).squareRoot(), "k=\(k) \(covariate) \(name): mean \(mean) vs \(truth)")
         }
     }
 

@@ -10,6 +10,8 @@ import RealModule
 /// ascending rank r (eq. 113). For even k the median of a set is the mean of its two middle
 /// values, so q_r = ½[C(r−1, k/2−1) C(s−r, k/2) + C(r−1, k/2) C(s−r, k/2−1)] / C(s, k).
 /// Ties need no rule: the median of a subset is a value, whichever tied sample "holds" it.
+/// (By the order-statistics recurrence E[X₍ⱼ:ₙ₎](n − j) + j E[X₍ⱼ₊₁:ₙ₎] = n E[X₍ⱼ:ₙ₋₁₎], the value
+/// for k = 2h + 2 equals that for 2h + 1 — in expectation and as U-statistics on the same samples.)
 ///
 /// ## Gradient (a correction of eq. 98/112)
 /// Differentiating E[median{f(x + ε_1), …, f(x + ε_k)}] through the product density of the k
@@ -21,8 +23,9 @@ import RealModule
 ///
 /// ## Baselines
 /// Any baseline independent of sample i keeps the estimate unbiased (E[Φ_i] = 0): a constant
-/// (0, or f(x)), or the leave-one-out k-sample median smoothing of the other s − 1 samples,
-/// computed for every i in O(s) (needs k ≤ s − 1).
+/// (0, or f(x)), or the leave-one-out k-sample median smoothing U₋ᵢ of the other s − 1 samples,
+/// computed for every i in O(s) (needs k ≤ s − 1). Since k·H_i = s·U − (s − k)·U₋ᵢ, the
+/// leave-one-out estimate is Σ_i (U − U₋ᵢ) Φ_i, a jackknife influence times the score.
 ///
 /// ## Standard errors
 /// Sen's estimator for U-statistics: Var ≈ (k²/s) · sample variance of the structural
