@@ -88,6 +88,8 @@ let package = Package(
             name: "GSSCommandTests",
             dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]
         ),
+        // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
+        .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
     ]
         + bundledPlugins.map { pluginTarget($0, under: "Plugins") }
         + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") },

@@ -1,16 +1,35 @@
-/// The smoothed value and Jacobian of a black box at one point, with standard errors.
+/// The smoothed value and Jacobian of a black box at one point, with standard errors, and the
+/// extra derivatives a `SmoothingConfiguration` asked for.
 public struct SmoothedEstimate: Sendable, Equatable {
+    /// n, the black box's input count.
     public let inputCount: Int
+    /// m, its output count.
     public let outputCount: Int
+    /// s, the number of samples used.
     public let samples: Int
+    /// The seed that reproduces these bits.
     public let seed: UInt64
-    /// Estimate of f_ε(x) = E[f(x + γε)] (m numbers).
+    /// k when this is k-sample median smoothing (Lemma 13); nil for the mean.
+    public internal(set) var medianSampleCount: Int? = nil
+    /// Estimate of f_ε(x) = E[f(x + γε)] (m numbers), or of the k-sample median smoothing.
     public let value: [Double]
+    /// Per-entry standard error of `value`.
     public let valueStderr: [Double]
     /// Estimate of the Jacobian of f_ε at x: m rows of n, row-major (entry [i·n + j] = ∂ value_i / ∂ x_j).
     public let jacobian: [Double]
     /// Per-entry standard error of `jacobian` (NaN with fewer than 2 independent units).
     public let jacobianStderr: [Double]
+    /// ∂ value_i / ∂γ_j for a diagonal scale (Lemma 6, eq. 11): m × n row-major; when asked for.
+    public internal(set) var scaleGradient: [Double]? = nil
+    /// Per-entry standard error of `scaleGradient`.
+    public internal(set) var scaleGradientStderr: [Double]? = nil
+    /// ∂ value_i / ∂L_jk for a scale matrix (Theorem 7, eq. 13): m × n × n, entry [(i·n + j)·n + k];
+    /// when asked for.
+    public internal(set) var scaleMatrixGradient: [Double]? = nil
+    /// Per-entry standard error of `scaleMatrixGradient`.
+    public internal(set) var scaleMatrixGradientStderr: [Double]? = nil
+    /// The output covariance and its derivatives (Theorem 8), when asked for.
+    public internal(set) var covariance: CovarianceEstimate? = nil
 
     /// Row i of an m × n matrix stored row-major.
     public func rows(of matrix: [Double]) -> [[Double]] {
@@ -18,19 +37,43 @@ public struct SmoothedEstimate: Sendable, Equatable {
     }
 }
 
+/// The output covariance G = Cov[f(x + γε)] (or f(x + Lε)) and its derivatives (Theorem 8),
+/// estimated by U-statistics over pairs of samples (see `CovarianceSums`).
+public struct CovarianceEstimate: Sendable, Equatable {
+    /// G, m × m row-major (the unbiased sample covariance of the outputs).
+    public let matrix: [Double]
+    /// Batch-means standard errors of `matrix`.
+    public let matrixStderr: [Double]
+    /// ∂G_ij/∂x_k (eq. 15): m × m × n, entry [(i·m + j)·n + k].
+    public let gradient: [Double]
+    /// Standard errors by batch means over consecutive chunks (see `CovarianceSums`).
+    public let gradientStderr: [Double]
+    /// ∂G_ij/∂γ_k for a diagonal scale (m × m × n, entry [(i·m + j)·n + k]), or ∂G_ij/∂L_kl for a
+    /// scale matrix (eq. 16; m × m × n × n, entry [((i·m + j)·n + k)·n + l]); nil unless asked for.
+    public let scaleGradient: [Double]?
+    /// Batch-means standard errors of `scaleGradient`.
+    public let scaleGradientStderr: [Double]?
+}
+
 /// Estimates f_ε(x) = E[f(x + γ∘ε)] and its Jacobian by the score-function estimator
-/// (the paper's eq. 7–10): J = E[(f(x + γε) − c) · score(ε)ᵀ] / γ, column by column.
+/// (the paper's eq. 7–10): J = E[(f(x + γε) − c) · score(ε)ᵀ] / γ, column by column — and, when
+/// the configuration asks, the derivative in the scale (eq. 11), smoothing with a scale matrix
+/// (eq. 12–13), the output covariance and its derivatives (eq. 14–16), or the k-sample median
+/// (Lemma 13).
 ///
 /// Samples are split into fixed chunks (their size depends on n, m and s only, never on the
 /// thread count), each chunk's sums are computed independently and merged in chunk order, so the
-/// same seed gives bit-identical results for any number of threads, in memory independent of s.
+/// same seed gives bit-identical results for any number of threads, in memory independent of s
+/// (the k-sample median alone keeps s scalars).
 public struct Smoother: Sendable {
+    /// What to estimate and how (distribution, scale, samples, sampler, covariate, seed, extras).
     public var configuration: SmoothingConfiguration
     /// Worker threads evaluating chunks (each with its own evaluator from the black box).
     public var threads: Int
     /// Called after every merged chunk with (samples done, samples total), in order, from a worker.
     public var progress: (@Sendable (Int, Int) -> Void)?
 
+    /// A smoother; `threads` is clamped to at least 1 and never changes the results.
     public init(
         configuration: SmoothingConfiguration, threads: Int = 1,
         progress: (@Sendable (Int, Int) -> Void)? = nil
@@ -40,11 +83,16 @@ public struct Smoother: Sendable {
         self.progress = progress
     }
 
+    /// Estimates at x what the configuration asks for.
+    /// - Throws: `SmoothingError` with code `.invalidConfiguration` for a bad request (wrong
+    ///   length of x, a bad scale, a bad combination of options) and `.evaluationFailed` when the
+    ///   black box fails or returns a non-finite output.
     public func estimate(_ blackBox: some BlackBox, at x: [Double]) throws -> SmoothedEstimate {
         let n = blackBox.inputCount
         let m = blackBox.outputCount
         try Self.validate(point: x, inputCount: n)
-        let gamma = try configuration.diagonalScale(dimension: n)
+        try configuration.validate(inputCount: n, outputCount: m)
+        let features = try scoreFeatures(inputCount: n)
         let points = try PointSet(
             strategy: configuration.sampler, antithetic: configuration.antithetic,
             count: configuration.samples, dimension: n, seed: configuration.seed)
@@ -54,28 +102,35 @@ public struct Smoother: Sendable {
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
         let lanes = evaluators.map {
             ChunkLane(
-                evaluator: $0, blackBox: blackBox, point: x, scale: gamma, points: points,
+                evaluator: $0, blackBox: blackBox, point: x, features: features, points: points,
                 distribution: configuration.distribution, rowsPerChunk: plan.rowsPerChunk)
         }
-
         let fx: [Double]? = configuration.covariate == .fx ? try lanes[0].evaluateUnperturbed() : nil
+        if let k = configuration.medianSampleCount {
+            return try estimateMedian(k: k, lanes: lanes, plan: plan, fx: fx?[0])
+        }
 
+        let withCovariance = configuration.estimatesCovariance
         // Chunk 0 runs first: its first output row becomes the shift that keeps the sums of
         // squares well conditioned when outputs are large (it cancels exactly in the estimate).
         var shift = [Double](repeating: 0, count: m)
-        let firstChunk = try lanes[0].sums(chunk: 0, plan: plan, shift: nil, firstRow: &shift)
+        let firstChunk = try lanes[0].sums(chunk: 0, plan: plan, shift: nil, firstRow: &shift, covariance: withCovariance)
         let total = SumsBox(firstChunk)
         progress?(plan.range(chunk: 0).count, plan.samples)
         let shiftValue = shift
         let reportProgress = progress
+        // Finished chunks wait for their turn to merge; bound the memory they hold (~512 MiB).
+        let partialBytes = 8 * (3 * m * features.featureCount + (withCovariance ? (m * (m + 1) / 2) * (features.featureCount + 1) * 2 : 0))
+        let window = max(workerCount, min(4 * workerCount, (512 << 20) / max(partialBytes, 1)))
         try OrderedParallelReduction.run(
-            chunks: plan.chunkCount - 1, workers: workerCount, window: 4 * workerCount,
+            chunks: plan.chunkCount - 1, workers: workerCount, window: window,
             compute: { worker, index in
                 var unused: [Double] = []
-                return try lanes[worker].sums(chunk: index + 1, plan: plan, shift: shiftValue, firstRow: &unused)
+                return try lanes[worker].sums(
+                    chunk: index + 1, plan: plan, shift: shiftValue, firstRow: &unused, covariance: withCovariance)
             },
             merge: { index, partial in
-                total.sums.merge(partial)
+                total.merge(partial)
                 reportProgress?(plan.range(chunk: index + 1).upperBound, plan.samples)
             })
 
@@ -85,19 +140,42 @@ public struct Smoother: Sendable {
         case .fx: baseline = .constant(zip(fx!, shift).map { $0 - $1 })
         case .loo: baseline = .leaveOneOut
         }
-        let moments = total.sums.estimate(baseline: baseline)
-        var jacobian = moments.gradient
-        var jacobianStderr = moments.gradientStderr
-        for i in 0..<m {
-            for j in 0..<n {
-                jacobian[i * n + j] /= gamma[j]
-                jacobianStderr[i * n + j] /= gamma[j]
-            }
-        }
-        return SmoothedEstimate(
+        let moments = total.moments.estimate(baseline: baseline)
+        var gradient = moments.gradient
+        var gradientStderr = moments.gradientStderr
+        features.applyDivisors(&gradient, rows: m)
+        features.applyDivisors(&gradientStderr, rows: m)
+        let (jacobian, scaleGradient) = features.split(gradient, rows: m)
+        let (jacobianStderr, scaleGradientStderr) = features.split(gradientStderr, rows: m)
+        var result = SmoothedEstimate(
             inputCount: n, outputCount: m, samples: plan.samples, seed: configuration.seed,
             value: zip(moments.mean, shift).map { $0 + $1 }, valueStderr: moments.meanStderr,
             jacobian: jacobian, jacobianStderr: jacobianStderr)
+        result.attachScaleGradient(scaleGradient, stderr: scaleGradientStderr, isMatrix: configuration.scaleMatrix != nil)
+        if let covarianceSums = total.covariance {
+            let covariance = covarianceSums.estimate()
+            var derivative = covariance.gradient
+            var derivativeStderr = covariance.gradientStderr
+            features.applyDivisors(&derivative, rows: m * m)
+            features.applyDivisors(&derivativeStderr, rows: m * m)
+            let (inX, inScale) = features.split(derivative, rows: m * m)
+            let (inXStderr, inScaleStderr) = features.split(derivativeStderr, rows: m * m)
+            result.covariance = CovarianceEstimate(
+                matrix: covariance.covariance, matrixStderr: covariance.covarianceStderr,
+                gradient: inX, gradientStderr: inXStderr, scaleGradient: inScale, scaleGradientStderr: inScaleStderr)
+        }
+        return result
+    }
+
+    /// The noise model and score features the configuration implies (validated).
+    func scoreFeatures(inputCount n: Int) throws(SmoothingError) -> ScoreFeatures {
+        let scale: ScoreFeatures.Scale
+        if let matrix = configuration.scaleMatrix {
+            scale = .matrix(matrix)
+        } else {
+            scale = .diagonal(try configuration.diagonalScale(dimension: n))
+        }
+        return ScoreFeatures(scale: scale, inputCount: n, includesScale: configuration.differentiatesScale)
     }
 
     static func validate(point x: [Double], inputCount n: Int) throws(SmoothingError) {
@@ -106,6 +184,20 @@ public struct Smoother: Sendable {
         }
         if let bad = x.firstIndex(where: { !$0.isFinite }) {
             throw .invalidConfiguration("--x must hold finite numbers, but entry \(bad) is \(x[bad])")
+        }
+    }
+}
+
+extension SmoothedEstimate {
+    /// Stores the scale columns as ∂/∂γ (diagonal) or ∂/∂L (matrix).
+    mutating func attachScaleGradient(_ gradient: [Double]?, stderr: [Double]?, isMatrix: Bool) {
+        guard let gradient else { return }
+        if isMatrix {
+            scaleMatrixGradient = gradient
+            scaleMatrixGradientStderr = stderr
+        } else {
+            scaleGradient = gradient
+            scaleGradientStderr = stderr
         }
     }
 }
@@ -135,30 +227,52 @@ struct ChunkPlan: Sendable {
     }
 }
 
+/// One chunk's sums: the moments always, the covariance sums when asked for.
+struct ChunkSums: Sendable {
+    var moments: MomentSums
+    var covariance: CovarianceSums?
+}
+
 /// Mutable total owned by the merge callback, which the reduction calls under its lock.
 private final class SumsBox: @unchecked Sendable {
-    var sums: MomentSums
-    init(_ sums: MomentSums) { self.sums = sums }
+    var moments: MomentSums
+    var covariance: CovarianceSums?
+
+    init(_ first: ChunkSums) {
+        moments = first.moments
+        if let chunk = first.covariance {
+            var total = CovarianceSums(responseCount: chunk.responseCount, featureCount: chunk.featureCount, unitSize: chunk.unitSize)
+            total.mergeChunk(chunk)
+            covariance = total
+        }
+    }
+
+    func merge(_ partial: ChunkSums) {
+        moments.merge(partial.moments)
+        if let chunk = partial.covariance { covariance!.mergeChunk(chunk) }
+    }
 }
 
 /// One worker's evaluator and scratch buffers: uniforms → noise and scores → inputs → outputs.
-private final class ChunkLane: @unchecked Sendable {
+final class ChunkLane: @unchecked Sendable {
     let evaluator: any BatchEvaluator
     let blackBoxName: String
     let n: Int
     let m: Int
     let point: [Double]
-    let scale: [Double]
+    let features: ScoreFeatures
     let points: PointSet
     let distribution: Distribution
     var uniforms: [Double]
     var noise: [Double]
     var scores: [Double]
+    /// rows × p features; empty when the features are the scores themselves.
+    var featureRows: [Double]
     var inputs: [Double]
     var outputs: [Double]
 
     init(
-        evaluator: any BatchEvaluator, blackBox: some BlackBox, point: [Double], scale: [Double],
+        evaluator: any BatchEvaluator, blackBox: some BlackBox, point: [Double], features: ScoreFeatures,
         points: PointSet, distribution: Distribution, rowsPerChunk: Int
     ) {
         self.evaluator = evaluator
@@ -166,12 +280,13 @@ private final class ChunkLane: @unchecked Sendable {
         n = blackBox.inputCount
         m = blackBox.outputCount
         self.point = point
-        self.scale = scale
+        self.features = features
         self.points = points
         self.distribution = distribution
         uniforms = Array(repeating: 0, count: rowsPerChunk * n)
         noise = uniforms
         scores = uniforms
+        featureRows = features.featuresAreScores ? [] : Array(repeating: 0, count: rowsPerChunk * features.featureCount)
         inputs = uniforms
         outputs = Array(repeating: 0, count: rowsPerChunk * m)
     }
@@ -183,38 +298,88 @@ private final class ChunkLane: @unchecked Sendable {
         return y
     }
 
-    /// The sums of one chunk. With `shift` nil, the chunk's first output row is used as the shift
-    /// and returned through `firstRow`.
-    func sums(chunk: Int, plan: ChunkPlan, shift: [Double]?, firstRow: inout [Double]) throws -> MomentSums {
-        let range = plan.range(chunk: chunk)
-        let rows = range.count
-        uniforms.withUnsafeMutableBufferPointer { u in
-            points.fill(start: range.lowerBound, rows: rows, into: u.baseAddress!)
-        }
+    /// Turns the uniforms of `rows` rows into noise, scores and (when they differ) features.
+    private func transformUniforms(rows: Int) {
         uniforms.withUnsafeBufferPointer { u in
             noise.withUnsafeMutableBufferPointer { e in
                 scores.withUnsafeMutableBufferPointer { z in
                     distribution.transform(
                         uniforms: u.baseAddress!, count: rows * n, noise: e.baseAddress!, score: z.baseAddress!)
+                    if !features.featuresAreScores {
+                        featureRows.withUnsafeMutableBufferPointer { f in
+                            features.fill(noise: e.baseAddress!, scores: z.baseAddress!, rows: rows, into: f.baseAddress!)
+                        }
+                    }
                 }
             }
         }
-        for r in 0..<rows {
-            for j in 0..<n { inputs[r * n + j] = point[j] + scale[j] * noise[r * n + j] }
+    }
+
+    /// Calls `body` with the current rows' features (the scores, or the filled feature rows).
+    private func withFeatures<T>(_ body: (UnsafePointer<Double>) throws -> T) rethrows -> T {
+        if features.featuresAreScores {
+            return try scores.withUnsafeBufferPointer { try body($0.baseAddress!) }
+        }
+        return try featureRows.withUnsafeBufferPointer { try body($0.baseAddress!) }
+    }
+
+    /// Generates the samples of one chunk and evaluates the black box on them (outputs unshifted).
+    private func evaluate(range: Range<Int>) throws {
+        let rows = range.count
+        uniforms.withUnsafeMutableBufferPointer { u in
+            points.fill(start: range.lowerBound, rows: rows, into: u.baseAddress!)
+        }
+        transformUniforms(rows: rows)
+        noise.withUnsafeBufferPointer { e in
+            inputs.withUnsafeMutableBufferPointer { x in
+                features.perturb(point: point, noise: e.baseAddress!, rows: rows, into: x.baseAddress!)
+            }
         }
         try run(inputs: inputs, rows: rows, outputs: &outputs, firstSample: range.lowerBound)
+    }
+
+    /// The sums of one chunk. With `shift` nil, the chunk's first output row is used as the shift
+    /// and returned through `firstRow`.
+    func sums(chunk: Int, plan: ChunkPlan, shift: [Double]?, firstRow: inout [Double], covariance: Bool) throws -> ChunkSums {
+        let range = plan.range(chunk: chunk)
+        let rows = range.count
+        try evaluate(range: range)
         let reference = shift ?? Array(outputs[0..<m])
         if shift == nil { firstRow = reference }
         for r in 0..<rows {
             for i in 0..<m { outputs[r * m + i] -= reference[i] }
         }
-        var sums = MomentSums(responseCount: m, featureCount: n, unitSize: points.unitSize)
+        let p = features.featureCount
+        var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
+        var covarianceSums = covariance ? CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize) : nil
         outputs.withUnsafeBufferPointer { y in
-            scores.withUnsafeBufferPointer { z in
-                sums.add(responses: y.baseAddress!, features: z.baseAddress!, rows: rows)
+            withFeatures { phi in
+                sums.add(responses: y.baseAddress!, features: phi, rows: rows)
+                covarianceSums?.add(responses: y.baseAddress!, features: phi, rows: rows)
             }
         }
-        return sums
+        return ChunkSums(moments: sums, covariance: covarianceSums)
+    }
+
+    /// Evaluates one chunk of a scalar black box into values[range] (the median's first pass).
+    func evaluateScalars(chunk: Int, plan: ChunkPlan, into values: UnsafeMutablePointer<Double>) throws {
+        precondition(m == 1, "only scalar black boxes are median-smoothed")
+        let range = plan.range(chunk: chunk)
+        try evaluate(range: range)
+        for r in 0..<range.count { values[range.lowerBound + r] = outputs[r] }
+    }
+
+    /// Regenerates the features of the given samples (by index, in the given order) and calls
+    /// `body` with them, rows × p row-major (at most rowsPerChunk samples).
+    func regeneratedFeatures<T>(of samples: ArraySlice<Int>, _ body: (UnsafePointer<Double>) throws -> T) rethrows -> T {
+        let rows = samples.count
+        uniforms.withUnsafeMutableBufferPointer { u in
+            for (row, sample) in samples.enumerated() {
+                points.fill(start: sample, rows: 1, into: u.baseAddress! + row * n)
+            }
+        }
+        transformUniforms(rows: rows)
+        return try withFeatures(body)
     }
 
     /// Evaluates and checks: a thrown failure or a non-finite output becomes a SmoothingError that

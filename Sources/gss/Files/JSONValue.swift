@@ -16,6 +16,13 @@ indirect enum JSONValue {
         .array(stride(from: 0, to: values.count, by: columns).map { .numbers(Array(values[$0..<$0 + columns])) })
     }
 
+    /// A row-major array of the given shape → nested arrays (a matrix for two extents).
+    static func tensor(_ values: [Double], shape: [Int]) -> JSONValue {
+        guard shape.count > 1 else { return .numbers(values) }
+        let inner = shape.dropFirst().reduce(1, *)
+        return .array((0..<shape[0]).map { .tensor(Array(values[$0 * inner..<($0 + 1) * inner]), shape: Array(shape.dropFirst())) })
+    }
+
     var text: String {
         switch self {
         case .object(let members):

@@ -4,6 +4,12 @@ import Foundation
 /// or a NumPy .npy array of little-endian float64 or float32 in C order.
 enum NumberFile {
     static func read(path: String) throws(CommandError) -> [Double] {
+        try readArray(path: path).values
+    }
+
+    /// The numbers and the array's shape: a .npy file's shape, a JSON array's nesting (nil when
+    /// its rows have different lengths).
+    static func readArray(path: String) throws(CommandError) -> (values: [Double], shape: [Int]?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .usage("cannot read '\(path)': no such readable file")
         }
@@ -31,20 +37,31 @@ enum NumberFile {
             case .array(let items): items.forEach { $0.flattened(into: &values) }
             }
         }
+
+        /// The extents of a regular nesting ([] for a number), nil when it is ragged.
+        var shape: [Int]? {
+            switch self {
+            case .number: return []
+            case .array(let items):
+                guard let first = items.first else { return [0] }
+                guard let inner = first.shape, items.allSatisfy({ $0.shape == inner }) else { return nil }
+                return [items.count] + inner
+            }
+        }
     }
 
-    private static func readJSON(_ data: Data, path: String) throws(CommandError) -> [Double] {
+    private static func readJSON(_ data: Data, path: String) throws(CommandError) -> (values: [Double], shape: [Int]?) {
         guard let nested = try? JSONDecoder().decode(NestedNumbers.self, from: data), case .array = nested else {
             throw .usage("'\(path)' must hold a JSON array of finite numbers (nested arrays allowed), such as [0.5, -1, 2]")
         }
         var values: [Double] = []
         nested.flattened(into: &values)
         guard values.allSatisfy(\.isFinite) else { throw .usage("'\(path)' contains non-finite numbers") }
-        return values
+        return (values, nested.shape)
     }
 
     /// The .npy format, version 1–3: magic, version, header length, a Python-dict header, data.
-    private static func readNumPy(_ data: Data, path: String) throws(CommandError) -> [Double] {
+    private static func readNumPy(_ data: Data, path: String) throws(CommandError) -> (values: [Double], shape: [Int]?) {
         let bytes = [UInt8](data)
         let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -95,6 +112,6 @@ enum NumberFile {
             }
         }
         guard values.allSatisfy(\.isFinite) else { throw .usage("'\(path)' contains NaN or infinite numbers") }
-        return values
+        return (values, extents)
     }
 }

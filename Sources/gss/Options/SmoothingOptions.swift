@@ -16,9 +16,13 @@ struct SmoothingOptions: ParsableArguments {
     @Option(name: .customLong("dist"), help: "The smoothing distribution.")
     var distribution: Distribution = .logistic
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal).", valueName: "γ"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal). Default: 1.", valueName: "γ"),
             transform: NumberList.init(parsing:))
-    var scale: NumberList = NumberList(values: [1])
+    var scale: NumberList?
+
+    @Option(name: .customLong("scale-matrix"),
+            help: ArgumentHelp("An invertible n×n matrix L to smooth f(x + Lε) instead: @FILE, a JSON array (nested or flat, row-major) or a .npy file.", valueName: "@FILE"))
+    var scaleMatrix: String?
 
     @Option(help: "The number of samples s (at least 2).")
     var samples: Int = 1024
@@ -45,11 +49,44 @@ struct SmoothingOptions: ParsableArguments {
 
     var workerCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    /// The configuration, with a fresh random seed when none was given.
-    func configuration() -> SmoothingConfiguration {
-        SmoothingConfiguration(
-            distribution: distribution, scale: scale.values, samples: samples, sampler: sampler,
+    /// The configuration for a black box with n inputs (the scale matrix is read and checked
+    /// here), with a fresh random seed when none was given.
+    func configuration(inputCount n: Int) throws -> SmoothingConfiguration {
+        var configuration = SmoothingConfiguration(
+            distribution: distribution, scale: scale?.values ?? [1], samples: samples, sampler: sampler,
             antithetic: antithetic, covariate: covariate, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+        if let scaleMatrix {
+            guard scale == nil else {
+                throw CommandError.usage(
+                    "--scale and --scale-matrix cannot be combined: give the whole scale as one matrix L (fold γ into it as diag(γ)·L)")
+            }
+            configuration.scaleMatrix = try Self.readScaleMatrix(scaleMatrix, inputCount: n)
+        }
+        return configuration
+    }
+
+    /// Reads @FILE as an n × n matrix: a nested n × n array or a flat one of n·n numbers.
+    static func readScaleMatrix(_ argument: String, inputCount n: Int) throws -> ScaleMatrix {
+        guard argument.hasPrefix("@") else {
+            throw CommandError.usage("--scale-matrix expects @FILE (a JSON or .npy array holding an n×n matrix), got '\(argument)'")
+        }
+        let path = String(argument.dropFirst())
+        let (values, shape) = try NumberFile.readArray(path: path)
+        guard let shape else {
+            throw CommandError.usage("--scale-matrix '\(path)' has rows of different lengths; expected a \(n)×\(n) matrix")
+        }
+        guard shape == [n, n] || shape == [n * n] else {
+            let described = shape.map(String.init).joined(separator: "×")
+            throw CommandError.usage(
+                "--scale-matrix must be \(n)×\(n) for this black box (n = \(n) inputs), but '\(path)' holds an array of shape \(described)")
+        }
+        return try ScaleMatrix(dimension: n, entries: values)
+    }
+
+    /// The scale for messages: "γ = …" or "L from FILE".
+    var scaleDescription: String {
+        if let scaleMatrix { return "L = \(scaleMatrix.dropFirst())" }
+        return "γ = " + (scale?.values ?? [1]).map { "\($0)" }.joined(separator: ",")
     }
 }
 
