@@ -65,8 +65,10 @@ let package = Package(
             name: "GSSCore",
             dependencies: [.product(name: "Numerics", package: "swift-numerics")]
         ),
+        // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
+        .target(name: "CGSSSystem"),
         // Black boxes: the plugin loader and worker lanes.
-        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin"]),
+        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin", "CGSSSystem"]),
         // The `gss` command.
         .executableTarget(
             name: "gss",
