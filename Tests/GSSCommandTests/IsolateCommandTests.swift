@@ -11,6 +11,17 @@ private func processes(mentioning marker: String) -> [Int32] {
     }
 }
 
+/// Worker processes (`gss worker …`) that have the plugin at `marker` mapped into memory.
+private func workers(holding marker: String) -> [Int32] {
+    processes(mentioning: marker).filter { pid in
+        let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { String(decoding: $0, as: UTF8.self) } ?? ""
+        // readToEnd: FileManager.contents stops after the first page of a /proc file.
+        let maps = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/maps")).readToEnd())
+            .flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return command.contains("worker") && maps.contains(marker)
+    }
+}
+
 /// A private copy of a fixture under a unique path, so its workers can be found by command line.
 private func uniqueCopy(of fixture: String) throws -> (path: String, directory: URL) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gss-isolate-\(UUID().uuidString)")
@@ -101,8 +112,11 @@ struct IsolateCommandTests {
         gss.standardError = FileHandle.nullDevice
         try gss.run()
         let marker = directory.lastPathComponent
-        let workersUp = eventually(within: 20) { processes(mentioning: marker).count >= 3 }  // gss and 2 workers
-        #expect(workersUp, "the workers never started")
+        // Both workers have loaded the plugin (it is in their memory maps), so the run is under
+        // way; a moment later the first batch has reached worker 0 and hangs there.
+        let workersUp = eventually(within: 20) { workers(holding: marker).count == 2 }
+        #expect(workersUp, "the workers never loaded the plugin")
+        usleep(500_000)
         kill(gss.processIdentifier, SIGKILL)
         gss.waitUntilExit()
         #expect(eventually(within: 10) { processes(mentioning: marker).isEmpty },

@@ -1,3 +1,4 @@
+import CGSSSystem
 import Foundation
 import Glibc
 
@@ -98,6 +99,9 @@ final class ChildProcess: @unchecked Sendable {
             precondition(source >= 10 && target < 10, "child descriptor mappings must go from >= 10 to < 10")
             posix_spawn_file_actions_adddup2(&actions, source, target)
         }
+        // Nothing else crosses: a descriptor gss inherited without close-on-exec (a caller's pipe)
+        // held by a worker would keep the caller waiting for an EOF.
+        gss_spawn_close_from(&actions, (descriptors.keys.max() ?? 2) + 1)
         // The child starts with no blocked signals, whatever the spawning thread had blocked.
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)

@@ -155,6 +155,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
             return error
         }
         if let brokenBy { throw failBatch(brokenBy) }
+        guard rows > 0 else { return }
         let inputBytes = rows * inputCount * MemoryLayout<Double>.stride
         let outputBytes = rows * outputCount * MemoryLayout<Double>.stride
         let batch = rows == 1 ? "a batch of 1 row" : "a batch of \(rows) rows"
