@@ -70,6 +70,17 @@ struct ConformCommandTests {
         #expect(run.stdout.contains("rows/s"))
     }
 
+    @Test("refusing far-out rows the ABI's way (GSS_E_EVALUATION, a message, NaN) passes; a non-reentrant plugin passes threads with one instance per thread")
+    func wellBehavedFixtures() throws {
+        let evalError = try runGSS(["conform", Products.fixture("evalerror"), "--timeout", "4", "--cycles", "200"])
+        #expect(evalError.status == 0, "\(evalError.stdout)")
+        let evaluate = try #require(line(of: "evaluate", in: evalError.stdout))
+        #expect(evaluate.hasPrefix("pass") && evaluate.contains("far rows refused as the ABI asks") && evaluate.contains("is above 5"), "\(evaluate)")
+        let counting = try runGSS(["conform", Products.fixture("counting"), "--timeout", "4", "--cycles", "200"])
+        #expect(counting.status == 0, "\(counting.stdout)")
+        #expect(line(of: "threads", in: counting.stdout)?.contains("concurrent calls on 4 instances") == true)
+    }
+
     @Test("--json: plugin facts, one object per check, throughput")
     func json() throws {
         let run = try runGSS(["conform", "sorter", "-o", "n=3", "--json", "--cycles", "200"])

@@ -69,32 +69,20 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var ended: ProcessTermination?
 
-    /// What the child's standard output and error are.
-    enum Output {
-        /// The same as the parent's standard error (so a plugin's chatter never reaches our stdout).
-        case parentStandardError
-        /// The write end of a pipe the parent reads.
-        case descriptor(Int32)
-    }
-
     /// Starts `executable` with `arguments`; `descriptors` maps file descriptor numbers in the
     /// child (3, 4, …) to descriptors of the parent, which must all be >= 10 so that no mapping
-    /// overwrites another's source. stdin is /dev/null; stdout and stderr go to `output`.
+    /// overwrites another's source. stdin is /dev/null; stdout and stderr both go to `output`
+    /// (the write end of a pipe the parent reads, so nothing the child prints reaches our stdout).
     init(
-        executable: String, arguments: [String], descriptors: [Int32: Int32], output: Output,
+        executable: String, arguments: [String], descriptors: [Int32: Int32], output: Int32,
         environment: [String: String]? = nil
     ) throws(ChildProcessError) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        switch output {
-        case .parentStandardError:
-            posix_spawn_file_actions_adddup2(&actions, 2, 1)
-        case .descriptor(let fd):
-            posix_spawn_file_actions_adddup2(&actions, fd, 1)
-            posix_spawn_file_actions_adddup2(&actions, fd, 2)
-        }
+        posix_spawn_file_actions_adddup2(&actions, output, 1)
+        posix_spawn_file_actions_adddup2(&actions, output, 2)
         for (target, source) in descriptors.sorted(by: { $0.key < $1.key }) {
             precondition(source >= 10 && target < 10, "child descriptor mappings must go from >= 10 to < 10")
             posix_spawn_file_actions_adddup2(&actions, source, target)

@@ -43,7 +43,7 @@ final class WorkerConnection: @unchecked Sendable {
         do {
             process = try ChildProcess(
                 executable: executable, arguments: ["worker"] + invocation.arguments, descriptors: descriptors,
-                output: .descriptor(outputWrite), environment: workerEnvironment)
+                output: outputWrite, environment: workerEnvironment)
         } catch {
             close(parentEnd)
             close(outputRead)
