@@ -628,7 +628,7 @@ struct ConformanceProbe {
             spent += try call(x, batch)
             done += batch
         } while spent < limit
-        var outcome = CheckOutcome.pass("\(formatRate(Double(done) / spent)) rows/s on one thread (batches of \(batch) rows, \(done) rows in \(String(format: "%.2f", spent)) s)")
+        var outcome = CheckOutcome.pass("\(formatRate(Double(done) / spent)) rows/s on one thread (batches of \(batch) row\(batch == 1 ? "" : "s"), \(done) rows in \(String(format: "%.2f", spent)) s)")
         outcome.throughput = Throughput(rowsPerSecond: Double(done) / spent, batchRows: batch, seconds: spent)
         return outcome
     }

@@ -182,7 +182,8 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
         }
     }
 
-    /// What the plugin printed during a successful call goes to our stderr, as it would in-process.
+    /// What the plugin printed during a successful call (its last 8 KiB) goes to our stderr, as it
+    /// would in-process.
     private func forwardOutput() {
         let text = connection.takeOutput()
         if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
