@@ -22,6 +22,9 @@ let bundledPlugins: [BundledPlugin] = [
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.
 let fixturePlugins: [BundledPlugin] = [
     "NoEntry", "NullEntry", "SmallStruct", "NullMember", "WrongMajor", "BadID", "Counting", "EvalError",
+    // One fault each for `gss conform` and `--isolate` to catch.
+    "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
+    "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
 
 // Plugins see include/ (the ABI) and their parent folder (fixtures share a header there).
@@ -62,8 +65,10 @@ let package = Package(
             name: "GSSCore",
             dependencies: [.product(name: "Numerics", package: "swift-numerics")]
         ),
+        // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
+        .target(name: "CGSSSystem"),
         // Black boxes: the plugin loader and worker lanes.
-        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin"]),
+        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin", "CGSSSystem"]),
         // The `gss` command.
         .executableTarget(
             name: "gss",

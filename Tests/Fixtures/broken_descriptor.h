@@ -1,10 +1,12 @@
 /*
- * Shared body of the descriptor-fault fixtures: a valid doubler f(x) = 2x (n = m = 1) whose
- * descriptor is broken in exactly one way. A fixture defines one of the FIXTURE_* macros below to
- * override one field, then includes this file.
+ * Shared body of the one-fault fixtures: a valid doubler f(x) = 2x (n = m = 1) whose descriptor or
+ * one behaviour is broken in exactly one way. A fixture defines one of the FIXTURE_* macros below
+ * to override one field (declaring its own function first when it overrides one), then includes
+ * this file.
  */
 #include "gss_plugin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifndef FIXTURE_STRUCT_SIZE
@@ -19,23 +21,36 @@
 #ifndef FIXTURE_EVALUATE
 #define FIXTURE_EVALUATE fixture_evaluate
 #endif
+#ifndef FIXTURE_CREATE
+#define FIXTURE_CREATE fixture_create
+#endif
+#ifndef FIXTURE_DESTROY
+#define FIXTURE_DESTROY fixture_destroy
+#endif
+#ifndef FIXTURE_FLAGS
+#define FIXTURE_FLAGS (GSS_F_REENTRANT | GSS_F_DETERMINISTIC)
+#endif
 
 struct gss_instance {
-    int unused;
+    double *scratch; /* for fixtures that keep a buffer; NULL otherwise */
 };
 
-static gss_status fixture_create(const gss_option *options, size_t count, gss_instance **out, char *error,
-                                 size_t capacity) {
-    (void)options;
+__attribute__((unused)) static gss_status fixture_create(const gss_option *options, size_t count,
+                                                         gss_instance **out, char *error, size_t capacity) {
     if (count > 0) {
-        gss_write_error(error, capacity, "this fixture takes no options");
+        char message[256];
+        snprintf(message, sizeof message, "unknown option '%s' (this fixture takes none)", options[0].key);
+        gss_write_error(error, capacity, message);
         return GSS_E_INVALID_ARGUMENT;
     }
     *out = calloc(1, sizeof(struct gss_instance));
     return *out ? GSS_OK : GSS_E_OUT_OF_MEMORY;
 }
 
-static void fixture_destroy(gss_instance *instance) { free(instance); }
+__attribute__((unused)) static void fixture_destroy(gss_instance *instance) {
+    if (instance) free(instance->scratch);
+    free(instance);
+}
 
 static void fixture_dims(const gss_instance *instance, size_t *n, size_t *m) {
     (void)instance;
@@ -60,9 +75,9 @@ static const gss_plugin descriptor = {
     .name = "Broken descriptor (test fixture)",
     .version = "1.0.0",
     .description = "f(x) = 2x behind a descriptor broken in one way.",
-    .flags = GSS_F_REENTRANT | GSS_F_DETERMINISTIC,
-    .create = fixture_create,
-    .destroy = fixture_destroy,
+    .flags = FIXTURE_FLAGS,
+    .create = FIXTURE_CREATE,
+    .destroy = FIXTURE_DESTROY,
     .dims = fixture_dims,
     .evaluate = FIXTURE_EVALUATE,
     .output_shape = NULL,

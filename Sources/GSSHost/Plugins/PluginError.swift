@@ -28,6 +28,12 @@ public struct PluginError: Error, CustomStringConvertible, Sendable, Equatable {
         case invalidOutputShape
         /// evaluate() returned an error status (the message carries the plugin's text).
         case evaluationFailed
+        /// An isolated plugin's worker process died (a signal, or exit) while it ran plugin code.
+        case workerCrashed
+        /// An isolated plugin's worker process gave no answer within the time limit; it was killed.
+        case workerTimedOut
+        /// A worker process could not be started or spoke nonsense (the host's side failed).
+        case workerFailed
     }
 
     public let code: Code
@@ -39,7 +45,12 @@ public struct PluginError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// Usage errors (exit 2) versus failures of the black box while it runs (exit 1).
-    public var isUsageError: Bool { code != .evaluationFailed }
+    public var isUsageError: Bool {
+        switch code {
+        case .evaluationFailed, .workerCrashed, .workerTimedOut, .workerFailed: return false
+        default: return true
+        }
+    }
 
     public var description: String { message }
 }

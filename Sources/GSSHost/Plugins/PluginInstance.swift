@@ -15,17 +15,8 @@ public final class PluginInstance: @unchecked Sendable {
     init(library: PluginLibrary, options: [(key: String, value: String)]) throws(PluginError) {
         self.library = library
         var error = [CChar](repeating: 0, count: Self.errorCapacity)
-        var created: OpaquePointer?
-        // The plugin copies what it keeps; the strings only need to outlive the call.
-        let keys = options.map { strdup($0.key)! }
-        let values = options.map { strdup($0.value)! }
-        defer {
-            keys.forEach { free($0) }
-            values.forEach { free($0) }
-        }
-        let pairs = zip(keys, values).map { gss_option(key: UnsafePointer($0), value: UnsafePointer($1)) }
-        let status = pairs.withUnsafeBufferPointer { buffer in
-            library.create(buffer.baseAddress, buffer.count, &created, &error, error.count)
+        let (status, created) = error.withUnsafeMutableBufferPointer { buffer in
+            library.functions.create(options: options, error: buffer.baseAddress!, capacity: buffer.count)
         }
         guard status == GSS_OK, let created else {
             let detail = error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -33,11 +24,9 @@ public final class PluginInstance: @unchecked Sendable {
             throw PluginError(.createFailed, "plugin '\(library.id)' refused to start: \(reason)")
         }
         handle = created
-        var n = 0
-        var m = 0
-        library.dims(created, &n, &m)
+        let (n, m) = library.functions.dims(created)
         guard (1...Self.dimensionLimit).contains(n), (1...Self.dimensionLimit).contains(m) else {
-            library.destroy(created)
+            library.functions.destroy(created)
             throw PluginError(
                 .invalidDimensions,
                 "plugin '\(library.id)' reports n = \(n) inputs and m = \(m) outputs; both must be between 1 and \(Self.dimensionLimit)")
@@ -46,13 +35,12 @@ public final class PluginInstance: @unchecked Sendable {
         outputCount = m
     }
 
-    deinit { library.destroy(handle) }
+    deinit { library.functions.destroy(handle) }
 
     /// The output's shape (e.g. [64, 64] for an image), or [m] when the plugin does not say.
     public func outputShape() throws(PluginError) -> [Int] {
-        guard let outputShape = library.outputShape else { return [outputCount] }
         var shape = [Int](repeating: 0, count: 4)
-        let rank = outputShape(handle, &shape)
+        guard let rank = library.functions.outputShape(handle, into: &shape) else { return [outputCount] }
         guard (1...4).contains(rank), shape[0..<rank].reduce(1, *) == outputCount else {
             throw PluginError(
                 .invalidOutputShape,
@@ -63,10 +51,8 @@ public final class PluginInstance: @unchecked Sendable {
 
     /// The plugin's suggested starting input, or nil when it has none.
     public func defaultInput() -> [Double]? {
-        guard let defaultInput = library.defaultInput else { return nil }
         var x = [Double](repeating: 0, count: inputCount)
-        defaultInput(handle, &x)
-        return x
+        return library.functions.defaultInput(handle, into: &x) ? x : nil
     }
 
     /// Evaluates `rows` rows; `error` must hold errorCapacity bytes (each caller brings its own).
@@ -75,7 +61,7 @@ public final class PluginInstance: @unchecked Sendable {
         error: UnsafeMutablePointer<CChar>
     ) throws(PluginError) {
         error[0] = 0
-        let status = library.evaluate(handle, inputs, rows, outputs, error, Self.errorCapacity)
+        let status = library.functions.evaluate(handle, inputs, rows: rows, outputs, error: error, capacity: Self.errorCapacity)
         guard status == GSS_OK else {
             error[Self.errorCapacity - 1] = 0
             let detail = String(cString: error)

@@ -20,12 +20,7 @@ public final class PluginLibrary: @unchecked Sendable {
     public let abiMinor: UInt32
     public let flags: UInt64
     let descriptor: UnsafePointer<gss_plugin>
-    let create: @convention(c) (UnsafePointer<gss_option>?, Int, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<CChar>?, Int) -> gss_status
-    let destroy: @convention(c) (OpaquePointer?) -> Void
-    let dims: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> Void
-    let evaluate: @convention(c) (OpaquePointer?, UnsafePointer<Double>?, Int, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<CChar>?, Int) -> gss_status
-    let outputShape: (@convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>?) -> Int)?
-    let defaultInput: (@convention(c) (OpaquePointer?, UnsafeMutablePointer<Double>?) -> Void)?
+    let functions: PluginFunctions
 
     public var isReentrant: Bool { flags & UInt64(GSS_F_REENTRANT) != 0 }
     public var isDeterministic: Bool { flags & UInt64(GSS_F_DETERMINISTIC) != 0 }
@@ -39,20 +34,12 @@ public final class PluginLibrary: @unchecked Sendable {
     }
 
     private init(path: String) throws(PluginError) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw PluginError(.fileNotFound, "plugin file '\(path)' does not exist")
-        }
-        _ = dlerror()
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "unknown reason"
-            throw PluginError(.notLoadable, "cannot load plugin '\(path)': \(reason)")
-        }
-        guard let symbol = dlsym(handle, GSS_PLUGIN_ENTRY_SYMBOL) else {
+        let object = try PluginObject.open(path: path)
+        guard let entry = object.entryPoint() else {
             throw PluginError(
                 .missingEntry, "'\(path)' is not a gss plugin: it does not export \(GSS_PLUGIN_ENTRY_SYMBOL)")
         }
-        let entry = unsafeBitCast(symbol, to: gss_plugin_entry_fn.self)
-        guard let descriptor = entry(Self.abiMajor) else {
+        guard let descriptor = entry.descriptor(forMajor: Self.abiMajor) else {
             throw PluginError(
                 .majorNotServed,
                 "plugin '\(path)' does not serve ABI major \(Self.abiMajor) (its gss_plugin_entry returned NULL); rebuild it against this gss_plugin.h")
@@ -89,15 +76,15 @@ public final class PluginLibrary: @unchecked Sendable {
         abiMinor = d.abi_minor
         flags = d.flags
         self.descriptor = descriptor
-        create = try required(d.create, "create")
-        destroy = try required(d.destroy, "destroy")
-        dims = try required(d.dims, "dims")
-        evaluate = try required(d.evaluate, "evaluate")
-        outputShape = d.output_shape
-        defaultInput = d.default_input
+        _ = try required(d.create, "create")
+        _ = try required(d.destroy, "destroy")
+        _ = try required(d.dims, "dims")
+        _ = try required(d.evaluate, "evaluate")
+        functions = PluginFunctions(descriptor: d)!
     }
 
-    private static let identifierBytes = Set("abcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+    /// The characters an id may use: [a-z0-9._-].
+    static let identifierBytes = Set("abcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
 
     /// Creates an instance with the user's options (`-o key=value`, in order).
     public func instantiate(options: [(key: String, value: String)]) throws(PluginError) -> PluginInstance {

@@ -33,12 +33,22 @@ public enum PluginLocator {
 
     /// Opens a bundled plugin by id or any plugin by path.
     public static func open(_ argument: String) throws(PluginError) -> PluginLibrary {
-        if isPath(argument) { return try PluginLibrary.open(path: argument) }
+        try PluginLibrary.open(path: try path(of: argument))
+    }
+
+    /// The file of a bundled plugin by id, or the given path, without loading it (isolated and
+    /// conformance runs load plugins only in worker processes). A path must exist.
+    public static func path(of argument: String) throws(PluginError) -> String {
+        if isPath(argument) {
+            let resolved = URL(fileURLWithPath: argument).standardizedFileURL.path
+            guard FileManager.default.fileExists(atPath: resolved) else {
+                throw PluginError(.fileNotFound, "plugin file '\(resolved)' does not exist")
+            }
+            return resolved
+        }
         for directory in searchDirectories {
             let candidate = directory + "/" + fileName(forID: argument)
-            if FileManager.default.fileExists(atPath: candidate) {
-                return try PluginLibrary.open(path: candidate)
-            }
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
         }
         let known = bundledIDs()
         throw PluginError(

@@ -10,6 +10,8 @@ struct BlackBoxOptions: ParsableArguments {
     @Option(name: .customShort("o"), help: ArgumentHelp("An option for the plugin's create(), repeatable.", valueName: "key=value"))
     var pluginOptions: [String] = []
 
+    @OptionGroup var isolation: IsolationOptions
+
     /// The -o options split at their first '='.
     func parsedOptions() throws(CommandError) -> [(key: String, value: String)] {
         try pluginOptions.map { (text: String) throws(CommandError) -> (key: String, value: String) in
@@ -22,6 +24,7 @@ struct BlackBoxOptions: ParsableArguments {
 
     /// Opens, validates and instantiates the black box.
     func open() throws -> OpenedBlackBox {
+        if isolation.isEnabled { return try isolation.open(plugin: blackBox, options: try parsedOptions()) }
         let library = try PluginLocator.open(blackBox)
         let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
         return OpenedBlackBox(
