@@ -51,17 +51,28 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The plugin ABI header (include/gss_plugin.h) as a Clang module for the Swift host.
         .systemLibrary(name: "CGSSPlugin", path: "include"),
+        // libffi, for calling any C function by its signature (gss --symbol).
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
         .target(
             name: "GSSCore",
             dependencies: [.product(name: "Numerics", package: "swift-numerics")]
         ),
-        // Black boxes: the plugin loader and worker lanes.
-        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin"]),
+        // Black boxes: the plugin loader and worker lanes, external programs, C functions via libffi.
+        .target(
+            name: "GSSHost",
+            dependencies: [
+                "GSSCore", "CGSSPlugin", "CFFI",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The `gss` command.
         .executableTarget(
             name: "gss",

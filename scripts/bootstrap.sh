@@ -3,7 +3,7 @@
 # they are all present. Safe to run repeatedly.
 set -euo pipefail
 
-packages=()
+packages=(libffi-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
