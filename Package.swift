@@ -20,6 +20,7 @@ let bundledPlugins: [BundledPlugin] = [
 // Deliberately broken plugins the tests load (Tests/Fixtures/<Directory>), built like the real ones.
 let fixturePlugins: [BundledPlugin] = [
     "NoEntry", "NullEntry", "SmallStruct", "NullMember", "WrongMajor", "BadID", "Counting", "EvalError",
+    "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
 
 // Plugins see include/ (the ABI) and their parent folder (fixtures share a header there).
