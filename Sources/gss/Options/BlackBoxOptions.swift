@@ -4,11 +4,13 @@ import GSSHost
 
 /// Which black box a command evaluates, and the options handed to it.
 struct BlackBoxOptions: ParsableArguments {
-    @Argument(help: "A bundled plugin id (see 'gss list') or a plugin object path such as ./libmine.so.")
-    var blackBox: String
+    @Argument(help: "A bundled plugin id (see 'gss list') or a plugin object path such as ./libmine.so; or none, with --exec, --exec-each or --symbol.")
+    var blackBox: String?
 
     @Option(name: .customShort("o"), help: ArgumentHelp("An option for the plugin's create(), repeatable.", valueName: "key=value"))
     var pluginOptions: [String] = []
+
+    @OptionGroup var external: ExternalBlackBoxOptions
 
     /// The -o options split at their first '='.
     func parsedOptions() throws(CommandError) -> [(key: String, value: String)] {
@@ -22,7 +24,8 @@ struct BlackBoxOptions: ParsableArguments {
 
     /// Opens, validates and instantiates the black box.
     func open() throws -> OpenedBlackBox {
-        let library = try PluginLocator.open(blackBox)
+        if let other = try external.open(plugin: blackBox, pluginOptions: pluginOptions) { return other }
+        let library = try PluginLocator.open(blackBox!)
         let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
         return OpenedBlackBox(
             blackBox: plugin, defaultInput: plugin.primary.defaultInput(),
