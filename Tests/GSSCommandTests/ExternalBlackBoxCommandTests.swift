@@ -86,9 +86,10 @@ struct ExecCommandTests {
     @Test("a million rows through awk: no deadlock, and the linear map's exact Jacobian")
     func millionRows() throws {
         // mawk (Debian's awk) reads its input in blocks unless -W interactive: see the README.
+        // The timeout turns a deadlock into a failure rather than a hang.
         let estimate = try Estimate([
             "--exec", "awk -W interactive '{print $1 + $2}'", "--n", "2", "--m", "1", "--x", "0.5,-1",
-            "--samples", "1000000", "--seed", "1", "--threads", "2",
+            "--samples", "1000000", "--seed", "1", "--threads", "2", "--exec-timeout", "60",
         ])
         estimate.expectValue([-0.5])
         estimate.expectJacobian([[1, 1]])

@@ -47,7 +47,8 @@ struct ExternalProgramTests {
     @Test("--exec: a 200,000-row batch through cat comes back bit for bit (writing and reading overlap)")
     func hugeBatchRoundTrips() throws {
         let rows = scatteredRows(200_000, columns: 3)
-        let box = try ExternalProgramBlackBox(command: "cat", inputCount: 3, outputCount: 3)
+        // The timeout turns a deadlock (writing everything before reading) into a failure, not a hang.
+        let box = try ExternalProgramBlackBox(command: "cat", inputCount: 3, outputCount: 3, timeoutSeconds: 60)
         let outputs = try evaluate(box, rows)
         #expect(outputs == rows.flatMap { $0 }, "shortest round-trip text must read back to the same doubles")
         #expect(ChildProcessGroups.live.isEmpty, "children left: \(ChildProcessGroups.live)")
