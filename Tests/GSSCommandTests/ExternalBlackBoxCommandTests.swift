@@ -89,7 +89,7 @@ struct ExecCommandTests {
         // The timeout turns a deadlock into a failure rather than a hang.
         let estimate = try Estimate([
             "--exec", "awk -W interactive '{print $1 + $2}'", "--n", "2", "--m", "1", "--x", "0.5,-1",
-            "--samples", "1000000", "--seed", "1", "--threads", "2", "--exec-timeout", "60",
+            "--samples", "1000000", "--seed", "1", "--threads", "2", "--exec-timeout", "20",
         ])
         estimate.expectValue([-0.5])
         estimate.expectJacobian([[1, 1]])

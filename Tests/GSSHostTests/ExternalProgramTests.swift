@@ -48,7 +48,7 @@ struct ExternalProgramTests {
     func hugeBatchRoundTrips() throws {
         let rows = scatteredRows(200_000, columns: 3)
         // The timeout turns a deadlock (writing everything before reading) into a failure, not a hang.
-        let box = try ExternalProgramBlackBox(command: "cat", inputCount: 3, outputCount: 3, timeoutSeconds: 60)
+        let box = try ExternalProgramBlackBox(command: "cat", inputCount: 3, outputCount: 3, timeoutSeconds: 20)
         let outputs = try evaluate(box, rows)
         #expect(outputs == rows.flatMap { $0 }, "shortest round-trip text must read back to the same doubles")
         #expect(ChildProcessGroups.live.isEmpty, "children left: \(ChildProcessGroups.live)")

@@ -149,8 +149,6 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
                     .outputTooLong, "it printed more than \(longestLine) bytes without a newline ('\(output.nextLineText)')")
             }
             if let deadline, ContinuousClock.now >= deadline {
-                try readAvailableOutput()
-                if output.hasCompleteLine { continue }  // the answer came just in time
                 throw ExternalProgramError(
                     .timedOut,
                     "it gave no answer for this row within \(settings.timeoutPhrase); if it answers only in bursts, it may be buffering its output: flush after every line")

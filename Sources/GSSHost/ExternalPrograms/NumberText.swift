@@ -152,9 +152,6 @@ struct InputBuffer {
         return result
     }
 
-    /// Whether a whole line (ending in a newline) is buffered.
-    var hasCompleteLine: Bool { storage[start..<end].contains(UInt8(ascii: "\n")) }
-
     /// The next line (complete or not), for a message.
     var nextLineText: String {
         let rest = storage[start..<end]
