@@ -95,6 +95,18 @@ struct ExecCommandTests {
         estimate.expectJacobian([[1, 1]])
     }
 
+    @Test("cat as the identity on 8 numbers: batches of ~600 KB each way flow (no deadlock), the Jacobian is I")
+    func identityThroughCat() throws {
+        // 4096 rows of 8 numbers per chunk: far more than a pipe holds, in both directions.
+        let x = [0.5, -1, 2, 0, 1e-3, -7, 3.25, 100]
+        let estimate = try Estimate([
+            "--exec", "cat", "--n", "8", "--m", "8", "--x", x.map { "\($0)" }.joined(separator: ","),
+            "--samples", "200000", "--seed", "21", "--exec-timeout", "20",
+        ])
+        estimate.expectValue(x)
+        estimate.expectJacobian((0..<8).map { i in (0..<8).map { j in i == j ? 1 : 0 } })
+    }
+
     @Test("--exec-timeout: a program that never answers fails fast, naming row, command and timeout; no orphans")
     func timeout() throws {
         let directory = try temporaryDirectory("exec-timeout")
