@@ -151,7 +151,7 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
             if let deadline, ContinuousClock.now >= deadline {
                 throw ExternalProgramError(
                     .timedOut,
-                    "it gave no answer for this row within \(settings.timeoutPhrase); if it answers only in bursts, it may be buffering its output: flush after every line")
+                    "it gave no answer for this row within \(settings.timeoutPhrase); a program that answers only in bursts buffers its output (flush after every line) or its input (mawk needs -W interactive)")
             }
 
             // Wait for whichever comes first: room in stdin, output, stderr, the program's end.
