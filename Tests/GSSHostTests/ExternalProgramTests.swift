@@ -7,14 +7,14 @@ import Testing
 let execFilter = "python3 " + Products.repositoryRoot + "/Tests/Scripts/exec_filter.py"
 
 /// Evaluates `rows` through one evaluator of `blackBox`; the outputs, row-major.
-func evaluate(_ blackBox: some BlackBox, _ rows: [[Double]]) throws -> [Double] {
+func evaluateRows(_ blackBox: some BlackBox, _ rows: [[Double]]) throws -> [Double] {
     var outputs = [Double](repeating: -1, count: rows.count * blackBox.outputCount)
-    try evaluate(blackBox, rows, into: &outputs)
+    try evaluateRows(blackBox, rows, into: &outputs)
     return outputs
 }
 
 /// The same, keeping what was written into `outputs` when it throws.
-func evaluate(_ blackBox: some BlackBox, _ rows: [[Double]], into outputs: inout [Double]) throws {
+func evaluateRows(_ blackBox: some BlackBox, _ rows: [[Double]], into outputs: inout [Double]) throws {
     let evaluator = try blackBox.makeEvaluators(count: 1)[0]
     let inputs = rows.flatMap { $0 }
     try inputs.withUnsafeBufferPointer { x in
@@ -49,7 +49,7 @@ struct ExternalProgramTests {
         let rows = scatteredRows(200_000, columns: 3)
         // The timeout turns a deadlock (writing everything before reading) into a failure, not a hang.
         let box = try ExternalProgramBlackBox(command: "cat", inputCount: 3, outputCount: 3, timeoutSeconds: 20)
-        let outputs = try evaluate(box, rows)
+        let outputs = try evaluateRows(box, rows)
         let inputs = rows.flatMap { $0 }
         // Count mismatches rather than compare the arrays: a failure then reports in a moment.
         #expect(outputs.count == inputs.count)
@@ -80,7 +80,7 @@ struct ExternalProgramTests {
         let box = try ExternalProgramBlackBox(
             command: "awk -W interactive '{ if (NR == 6) print 1, 2; else print $1 }'", inputCount: 1, outputCount: 1)
         var outputs = [Double](repeating: 7, count: 10)
-        let error = programError { try evaluate(box, (0..<10).map { [Double($0)] }, into: &outputs) }
+        let error = programError { try evaluateRows(box, (0..<10).map { [Double($0)] }, into: &outputs) }
         #expect(error?.code == .wrongCount)
         #expect(error?.message.contains("printed 2 numbers where 1 (m) was expected, in the line '1 2'") == true, "\(String(describing: error))")
         #expect(Array(outputs[0..<5]) == [0, 1, 2, 3, 4])
@@ -91,13 +91,13 @@ struct ExternalProgramTests {
     @Test("--exec: words that are not numbers, or not finite, are refused with what was read")
     func notNumbers() throws {
         let words = try ExternalProgramBlackBox(command: "awk -W interactive '{print \"1.5\", \"abc\"}'", inputCount: 1, outputCount: 2)
-        let error = programError { _ = try evaluate(words, [[1]]) }
+        let error = programError { _ = try evaluateRows(words, [[1]]) }
         #expect(error?.code == .notANumber)
         #expect(error?.message.contains("it printed 'abc', which is not a number, in the line '1.5 abc'") == true, "\(String(describing: error))")
         let glued = try ExternalProgramBlackBox(command: "awk -W interactive '{print \"1.5x\"}'", inputCount: 1, outputCount: 1)
-        #expect(programError { _ = try evaluate(glued, [[1]]) }?.code == .notANumber)
+        #expect(programError { _ = try evaluateRows(glued, [[1]]) }?.code == .notANumber)
         let nan = try ExternalProgramBlackBox(command: "awk -W interactive '{print \"nan\"}'", inputCount: 1, outputCount: 1)
-        let nanError = programError { _ = try evaluate(nan, [[1]]) }
+        let nanError = programError { _ = try evaluateRows(nan, [[1]]) }
         #expect(nanError?.code == .notFinite)
         #expect(nanError?.message.contains("'nan', which is not a finite number") == true)
     }
@@ -106,7 +106,7 @@ struct ExternalProgramTests {
     func exitsEarly() throws {
         let box = try ExternalProgramBlackBox(command: execFilter + " crash 4", inputCount: 1, outputCount: 1)
         var outputs = [Double](repeating: 0, count: 10)
-        let error = programError { try evaluate(box, (0..<10).map { [Double($0) + 0.5] }, into: &outputs) }
+        let error = programError { try evaluateRows(box, (0..<10).map { [Double($0) + 0.5] }, into: &outputs) }
         #expect(error?.code == .exitedEarly)
         let message = error?.message ?? ""
         #expect(message.contains("exited with status 3 before answering this row (it had answered 4 lines)"), "\(message)")
@@ -119,7 +119,7 @@ struct ExternalProgramTests {
     @Test("--exec: a program killed by a signal says which")
     func killedBySignal() throws {
         let box = try ExternalProgramBlackBox(command: "read line; echo 1; read line; kill -SEGV $$", inputCount: 1, outputCount: 1)
-        let error = programError { _ = try evaluate(box, [[1], [2], [3]]) }
+        let error = programError { _ = try evaluateRows(box, [[1], [2], [3]]) }
         #expect(error?.code == .exitedEarly)
         #expect(error?.message.contains("was killed by signal 11 (SIGSEGV) before answering this row (it had answered 1 line)") == true,
                 "\(String(describing: error))")
@@ -128,7 +128,7 @@ struct ExternalProgramTests {
     @Test("--exec: a command that does not exist reports the shell's status 127 and complaint")
     func missingCommand() throws {
         let box = try ExternalProgramBlackBox(command: "no-such-program-gss", inputCount: 1, outputCount: 1)
-        let error = programError { _ = try evaluate(box, [[1]]) }
+        let error = programError { _ = try evaluateRows(box, [[1]]) }
         #expect(error?.code == .exitedEarly)
         #expect(error?.message.contains("status 127 (the shell could not find the command)") == true)
         #expect(error?.message.contains("no-such-program-gss: not found") == true, "\(String(describing: error))")
@@ -157,7 +157,7 @@ struct ExternalProgramTests {
     func timeout() throws {
         let box = try ExternalProgramBlackBox(command: "sleep 60", inputCount: 1, outputCount: 1, timeoutSeconds: 0.3)
         let start = Date()
-        let error = programError { _ = try evaluate(box, [[1], [2]]) }
+        let error = programError { _ = try evaluateRows(box, [[1], [2]]) }
         #expect(error?.code == .timedOut)
         #expect(error?.message.contains("within the --exec-timeout of 0.3 s") == true, "\(String(describing: error))")
         #expect(Date().timeIntervalSince(start) < 5)
@@ -168,7 +168,7 @@ struct ExternalProgramTests {
     func timeoutIsPerRow() throws {
         let box = try ExternalProgramBlackBox(
             command: "while read x; do sleep 0.1; echo $x; done", inputCount: 1, outputCount: 1, timeoutSeconds: 0.6)
-        #expect(try evaluate(box, (0..<8).map { [Double($0)] }) == (0..<8).map(Double.init))
+        #expect(try evaluateRows(box, (0..<8).map { [Double($0)] }) == (0..<8).map(Double.init))
     }
 
     @Test("a failed program's whole group is killed, grandchildren included")
@@ -178,7 +178,7 @@ struct ExternalProgramTests {
         let groupsFile = directory + "/groups"
         let box = try ExternalProgramBlackBox(
             command: execFilter + " crash 2 " + groupsFile, inputCount: 1, outputCount: 1)
-        _ = programError { _ = try evaluate(box, [[1], [2], [3]]) }
+        _ = programError { _ = try evaluateRows(box, [[1], [2], [3]]) }
         let groups = recordedGroups(in: groupsFile, count: 1)
         #expect(groups.count == 1)
         #expect(survivors(ofGroups: groups).isEmpty, "processes of the program's group outlived it")
@@ -203,7 +203,7 @@ struct ExternalProgramTests {
     func eachRow() throws {
         let box = try EachRowProgramBlackBox(template: "echo {x1} {x0}; echo {x}", inputCount: 2, outputCount: 4)
         let rows = scatteredRows(40, columns: 2)
-        let outputs = try evaluate(box, rows)
+        let outputs = try evaluateRows(box, rows)
         #expect(outputs == rows.flatMap { [$0[1], $0[0], $0[0], $0[1]] })
         #expect(ChildProcessGroups.live.isEmpty)
     }
@@ -211,7 +211,7 @@ struct ExternalProgramTests {
     @Test("--exec-each: the template's own braces stay; a placeholder past n or none at all is a usage error")
     func templates() throws {
         let awk = try EachRowProgramBlackBox(template: "awk 'BEGIN { print {x0} * 2 }'", inputCount: 1, outputCount: 1)
-        #expect(try evaluate(awk, [[1.25], [-3]]) == [2.5, -6])
+        #expect(try evaluateRows(awk, [[1.25], [-3]]) == [2.5, -6])
         let beyond = #expect(throws: ExternalProgramError.self) { try EachRowProgramBlackBox(template: "f {x2}", inputCount: 2, outputCount: 1) }
         #expect(beyond?.code == .invalidCommand && beyond?.message.contains("{x2}, but rows have n = 2 numbers ({x0} to {x1})") == true)
         let none = #expect(throws: ExternalProgramError.self) { try EachRowProgramBlackBox(template: "f {y} {x", inputCount: 2, outputCount: 1) }
@@ -223,7 +223,7 @@ struct ExternalProgramTests {
         let box = try EachRowProgramBlackBox(
             template: "if [ {x0} = 3.0 ]; then echo 'cannot do three' >&2; exit 4; fi; echo {x0}", inputCount: 1, outputCount: 1)
         var outputs = [Double](repeating: 0, count: 6)
-        let error = programError { try evaluate(box, (0..<6).map { [Double($0)] }, into: &outputs) }
+        let error = programError { try evaluateRows(box, (0..<6).map { [Double($0)] }, into: &outputs) }
         #expect(error?.code == .failedStatus)
         #expect(error?.message == "it exited with status 4; its stderr ends: 'cannot do three'")
         #expect(outputs[3].isNaN && outputs.filter(\.isNaN).count == 1)
@@ -233,10 +233,10 @@ struct ExternalProgramTests {
     @Test("--exec-each: wrong counts and words are refused")
     func eachRowProtocol() throws {
         let two = try EachRowProgramBlackBox(template: "echo {x0} {x0}", inputCount: 1, outputCount: 1)
-        let error = programError { _ = try evaluate(two, [[1]]) }
+        let error = programError { _ = try evaluateRows(two, [[1]]) }
         #expect(error?.code == .wrongCount && error?.message == "it printed 2 numbers where 1 (m) was expected: '1.0 1.0'")
         let words = try EachRowProgramBlackBox(template: "echo value: {x0}", inputCount: 1, outputCount: 1)
-        #expect(programError { _ = try evaluate(words, [[1]]) }?.code == .notANumber)
+        #expect(programError { _ = try evaluateRows(words, [[1]]) }?.code == .notANumber)
     }
 
     @Test("--exec-each --exec-timeout: a row that hangs fails in time, with its group killed")
@@ -244,7 +244,7 @@ struct ExternalProgramTests {
         let box = try EachRowProgramBlackBox(
             template: "sleep 30 & sleep 30; echo {x0}", inputCount: 1, outputCount: 1, timeoutSeconds: 0.4)
         let start = Date()
-        let error = programError { _ = try evaluate(box, [[1], [2], [3]]) }
+        let error = programError { _ = try evaluateRows(box, [[1], [2], [3]]) }
         #expect(error?.code == .timedOut)
         #expect(error?.message == "it did not finish within the --exec-timeout of 0.4 s")
         #expect(Date().timeIntervalSince(start) < 5)

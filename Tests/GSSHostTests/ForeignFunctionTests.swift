@@ -32,16 +32,16 @@ struct ForeignFunctionTests {
     func libm() throws {
         let floorBox = try ForeignFunctionBlackBox(symbol: "libm.so.6:floor", signature: "double(double)")
         #expect(floorBox.inputCount == 1 && floorBox.outputCount == 1)
-        #expect(try evaluate(floorBox, [[2.7], [-0.5], [3], [-1e-300]]) == [2, -1, 3, -1])
+        #expect(try evaluateRows(floorBox, [[2.7], [-0.5], [3], [-1e-300]]) == [2, -1, 3, -1])
         let fmax = try ForeignFunctionBlackBox(symbol: "libm.so.6:fmax", signature: "double(double,double)")
-        #expect(try evaluate(fmax, [[1, 2], [-3, -4], [0.1, 0.1]]) == [2, -3, 0.1])
+        #expect(try evaluateRows(fmax, [[1, 2], [-3, -4], [0.1, 0.1]]) == [2, -3, 0.1])
         let floorf = try ForeignFunctionBlackBox(symbol: "libm.so.6:floorf", signature: "float(float)")
-        #expect(try evaluate(floorf, [[2.7], [-0.5]]) == [2, -1])
+        #expect(try evaluateRows(floorf, [[2.7], [-0.5]]) == [2, -1])
         let fmaxf = try ForeignFunctionBlackBox(symbol: "libm.so.6:fmaxf", signature: "float(float,float)")
         // 0.1 travels as a float: the result is the float nearest 0.1, not the double.
-        #expect(try evaluate(fmaxf, [[0.1, -1]]) == [Double(Float(0.1))])
+        #expect(try evaluateRows(fmaxf, [[0.1, -1]]) == [Double(Float(0.1))])
         let hypot = try ForeignFunctionBlackBox(symbol: "libm.so.6:hypot", signature: "double(double,double)")
-        #expect(try evaluate(hypot, [[3, 4]]) == [5])
+        #expect(try evaluateRows(hypot, [[3, 4]]) == [5])
     }
 
     @Test("every argument type lands in its place; integers round to nearest, halves to even")
@@ -49,19 +49,19 @@ struct ForeignFunctionTests {
         let mixed = try ForeignFunctionBlackBox(symbol: Self.fixture + ":gss_fixture_mixed", signature: "double(int64,double,float,int32)")
         // a = 1 (1.4 rounded), b = 2.25, c = 3.5 (a float), d = -5 (-4.6 rounded).
         let expected: Double = 1000 + 225 + 35 - 5
-        #expect(try evaluate(mixed, [[1.4, 2.25, 3.5, -4.6]]) == [expected])
+        #expect(try evaluateRows(mixed, [[1.4, 2.25, 3.5, -4.6]]) == [expected])
         let digits = try ForeignFunctionBlackBox(symbol: Self.fixture + ":gss_fixture_digits", signature: "int32(int32,int32)")
-        #expect(try evaluate(digits, [[2.5, 3.5], [-2.5, 0.49], [7, -1]]) == [24, -20, 69])
+        #expect(try evaluateRows(digits, [[2.5, 3.5], [-2.5, 0.49], [7, -1]]) == [24, -20, 69])
         let half = try ForeignFunctionBlackBox(symbol: Self.fixture + ":gss_fixture_half", signature: "float(float)")
-        #expect(try evaluate(half, [[3], [-0.5]]) == [1.5, -0.25])
+        #expect(try evaluateRows(half, [[3], [-0.5]]) == [1.5, -0.25])
         let labs = try ForeignFunctionBlackBox(symbol: "libc.so.6:labs", signature: "int64(int64)")
-        #expect(try evaluate(labs, [[-4e15]]) == [4e15])
+        #expect(try evaluateRows(labs, [[-4e15]]) == [4e15])
     }
 
     @Test("an integer argument out of range fails the row (exit 1), not wraps")
     func outOfRange() throws {
         let digits = try ForeignFunctionBlackBox(symbol: Self.fixture + ":gss_fixture_digits", signature: "int32(int32,int32)")
-        let error = #expect(throws: ForeignFunctionError.self) { _ = try evaluate(digits, [[1, 2], [3e10, 1]]) }
+        let error = #expect(throws: ForeignFunctionError.self) { _ = try evaluateRows(digits, [[1, 2], [3e10, 1]]) }
         #expect(error?.code == .argumentOutOfRange && error?.isUsageError == false)
         #expect(error?.message == "input 0 is 30000000000.0, which does not fit the int32 argument 1 of gss_fixture_digits")
     }
@@ -71,7 +71,7 @@ struct ForeignFunctionTests {
         let affine = try ForeignFunctionBlackBox(
             symbol: Self.fixture + ":gss_fixture_affine", signature: "void(const double*,double*)", inputCount: 3, outputCount: 2)
         let expected: [Double] = [3, 9, 1, -2]  // A·(1, 2, 4) + b and A·0 + b
-        #expect(try evaluate(affine, [[1, 2, 4], [0, 0, 0]]) == expected)
+        #expect(try evaluateRows(affine, [[1, 2, 4], [0, 0, 0]]) == expected)
     }
 
     @Test("serialised calls give the same results under many workers")

@@ -112,14 +112,14 @@ struct CommandTemplate: Sendable {
 /// One row's process while it runs.
 private final class RowRun {
     let row: Int
-    let process: ChildProcess
+    let process: ProgramProcess
     let deadline: ContinuousClock.Instant?
     var output = InputBuffer()
     var errorTail = StandardErrorTail()
     var outputOpen = true
     var errorOpen = true
 
-    init(row: Int, process: ChildProcess, deadline: ContinuousClock.Instant?) {
+    init(row: Int, process: ProgramProcess, deadline: ContinuousClock.Instant?) {
         self.row = row
         self.process = process
         self.deadline = deadline
@@ -160,7 +160,7 @@ final class EachRowEvaluator: BatchEvaluator, @unchecked Sendable {
             while running.count < blackBox.processesPerWorker && next < rows {
                 let command = blackBox.command.command(for: inputs + next * n, inputCount: n)
                 do {
-                    let process = try ChildProcess(command: command, withStandardInput: false)
+                    let process = try ProgramProcess(command: command, withStandardInput: false)
                     running.append(RowRun(row: next, process: process, deadline: timeout.map { ContinuousClock.now + $0 }))
                 } catch {
                     throw RowFailure(row: next, error: error)

@@ -76,7 +76,7 @@ public struct ExternalProgramBlackBox: BlackBox {
 /// One worker's running program and the text on its pipes.
 final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
     private let settings: ProgramSettings
-    private let process: ChildProcess
+    private let process: ProgramProcess
     private var pendingInput: [UInt8] = []
     private var output = InputBuffer()
     private var errorTail = StandardErrorTail()
@@ -88,7 +88,7 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
 
     init(command: String, settings: ProgramSettings) throws(ExternalProgramError) {
         self.settings = settings
-        process = try ChildProcess(command: command, withStandardInput: true)
+        process = try ProgramProcess(command: command, withStandardInput: true)
     }
 
     /// End of file on its stdin, a moment to exit, then its group is killed and it is reaped.

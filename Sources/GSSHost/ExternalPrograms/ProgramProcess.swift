@@ -23,7 +23,7 @@ import SystemPackage
 /// spinning. The `run` task reports the child's end by writing a byte to an "exit notice" pipe
 /// that the same poll watches, so a child that dies while a grandchild keeps stdout open is still
 /// noticed at once.
-final class ChildProcess: @unchecked Sendable {
+final class ProgramProcess: @unchecked Sendable {
     /// How the child ended, or why it never started.
     enum Outcome: Sendable {
         case exited(Int32)
@@ -185,7 +185,7 @@ final class ChildProcess: @unchecked Sendable {
 private final class ChildState: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let start = Mutex<(pid: pid_t, listed: Bool)?>(nil)
-    private let end = Mutex<ChildProcess.Outcome?>(nil)
+    private let end = Mutex<ProgramProcess.Outcome?>(nil)
 
     func started(_ pid: pid_t) {
         let listed = ChildProcessGroups.register(pid)
@@ -193,7 +193,7 @@ private final class ChildState: Sendable {
         semaphore.signal()
     }
 
-    func ended(_ outcome: ChildProcess.Outcome) {
+    func ended(_ outcome: ProgramProcess.Outcome) {
         end.withLock { $0 = outcome }
         // A child that never started still has to release the waiting thread.
         let wasStarted = start.withLock { state in
@@ -209,5 +209,5 @@ private final class ChildState: Sendable {
         return start.withLock { $0! }
     }
 
-    var outcome: ChildProcess.Outcome? { end.withLock { $0 } }
+    var outcome: ProgramProcess.Outcome? { end.withLock { $0 } }
 }
