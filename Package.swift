@@ -25,6 +25,8 @@ let fixturePlugins: [BundledPlugin] = [
     // One fault each for `gss conform` and `--isolate` to catch.
     "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
+    // Not a plugin: plain C functions with closed forms for the libffi tests.
+    "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
 
 // Plugins see include/ (the ABI) and their parent folder (fixtures share a header there).
@@ -56,10 +58,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The plugin ABI header (include/gss_plugin.h) as a Clang module for the Swift host.
         .systemLibrary(name: "CGSSPlugin", path: "include"),
+        // libffi, for calling any C function by its signature (gss --symbol).
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
         .target(
             name: "GSSCore",
@@ -67,8 +73,16 @@ let package = Package(
         ),
         // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
         .target(name: "CGSSSystem"),
-        // Black boxes: the plugin loader and worker lanes.
-        .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin", "CGSSSystem"]),
+        // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
+        // C functions via libffi.
+        .target(
+            name: "GSSHost",
+            dependencies: [
+                "GSSCore", "CGSSPlugin", "CGSSSystem", "CFFI",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         // The `gss` command.
         .executableTarget(
             name: "gss",

@@ -9,9 +9,10 @@ struct GSS: ParsableCommand {
         commandName: "gss",
         abstract: "Smoothed values, Jacobians and gradients of black-box functions by generalized stochastic smoothing.",
         discussion: """
-            A black box is a bundled plugin (by id), any plugin object (a path), or, where a command \
-            allows it, another kind of program. Exit codes: 0 success, 1 the black box failed, \
-            2 bad usage or bad input.
+            A black box is a bundled plugin (by id), any plugin object (a path), an external program \
+            (--exec, --exec-each) or any C function in a shared library (--symbol with --signature, \
+            through libffi; a wrong signature cannot be detected and is undefined behaviour). \
+            Exit codes: 0 success, 1 the black box failed, 2 bad usage or bad input.
             """,
         subcommands: [List.self, Info.self, Eval.self, Grad.self, Conform.self, Worker.self]
     )
@@ -29,6 +30,8 @@ struct GSS: ParsableCommand {
     private static func exitCode(forFailure error: any Error) -> Int32 {
         switch error {
         case let error as PluginError: return error.isUsageError ? 2 : 1
+        case let error as ExternalProgramError: return error.isUsageError ? 2 : 1
+        case let error as ForeignFunctionError: return error.isUsageError ? 2 : 1
         case let error as SmoothingError: return error.code == .invalidConfiguration ? 2 : 1
         case let error as CommandError: return error.isUsageError ? 2 : 1
         default:
@@ -41,7 +44,8 @@ struct GSS: ParsableCommand {
         if code == 0 { GSS.exit(withError: error) }  // --help, --version: print and succeed
         let text: String
         switch error {
-        case is PluginError, is SmoothingError, is CommandError: text = "\(error)"
+        case is PluginError, is SmoothingError, is CommandError, is ExternalProgramError, is ForeignFunctionError:
+            text = "\(error)"
         default: text = message(for: error)
         }
         FileHandle.standardError.write(Data(("error: " + sentence(text) + "\n").utf8))

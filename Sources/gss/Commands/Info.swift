@@ -11,7 +11,8 @@ struct Info: ParsableCommand {
     var format: OutputFormat = .text
 
     func run() throws {
-        let library = try PluginLocator.open(box.blackBox)
+        guard let pluginName = box.blackBox else { return try describeOther() }
+        let library = try PluginLocator.open(pluginName)
         let plugin = try PluginBlackBox(library: library, options: try box.parsedOptions())
         let shape = try plugin.primary.outputShape()
         let defaultInput = plugin.primary.defaultInput()
@@ -41,6 +42,22 @@ struct Info: ParsableCommand {
             }
             print("")
             print(library.summary)
+        }
+    }
+
+    /// An external program or a C function: what it is and its sizes.
+    private func describeOther() throws {
+        let blackBox = try box.open().blackBox
+        switch format {
+        case .json:
+            print(JSONValue.object([
+                ("name", .string(blackBox.displayName)),
+                ("n", .integer(blackBox.inputCount)), ("m", .integer(blackBox.outputCount)),
+            ]).text)
+        case .text:
+            print(blackBox.displayName)
+            print("inputs n:      \(blackBox.inputCount)")
+            print("outputs m:     \(blackBox.outputCount)")
         }
     }
 }

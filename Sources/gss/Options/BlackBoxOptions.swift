@@ -4,13 +4,14 @@ import GSSHost
 
 /// Which black box a command evaluates, and the options handed to it.
 struct BlackBoxOptions: ParsableArguments {
-    @Argument(help: "A bundled plugin id (see 'gss list') or a plugin object path such as ./libmine.so.")
-    var blackBox: String
+    @Argument(help: "A bundled plugin id (see 'gss list') or a plugin object path such as ./libmine.so; or none, with --exec, --exec-each or --symbol.")
+    var blackBox: String?
 
     @Option(name: .customShort("o"), help: ArgumentHelp("An option for the plugin's create(), repeatable.", valueName: "key=value"))
     var pluginOptions: [String] = []
 
     @OptionGroup var isolation: IsolationOptions
+    @OptionGroup var external: ExternalBlackBoxOptions
 
     /// The -o options split at their first '='.
     func parsedOptions() throws(CommandError) -> [(key: String, value: String)] {
@@ -24,8 +25,15 @@ struct BlackBoxOptions: ParsableArguments {
 
     /// Opens, validates and instantiates the black box.
     func open() throws -> OpenedBlackBox {
-        if isolation.isEnabled { return try isolation.open(plugin: blackBox, options: try parsedOptions()) }
-        let library = try PluginLocator.open(blackBox)
+        if let other = try external.open(plugin: blackBox, pluginOptions: pluginOptions) {
+            if isolation.isEnabled {
+                throw CommandError.usage(
+                    "--isolate and --eval-timeout run a plugin in worker processes; with \(other.blackBox.displayName) use --exec-timeout for programs")
+            }
+            return other
+        }
+        if isolation.isEnabled { return try isolation.open(plugin: blackBox!, options: try parsedOptions()) }
+        let library = try PluginLocator.open(blackBox!)
         let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
         return OpenedBlackBox(
             blackBox: plugin, defaultInput: plugin.primary.defaultInput(),

@@ -1,0 +1,73 @@
+import Glibc
+import Synchronization
+
+/// The process groups of the children alive now. Every child runs in a group of its own (so that
+/// killing the group also kills what it started), which also means the terminal's Ctrl-C no longer
+/// reaches it: so gss catches SIGINT, SIGTERM and SIGHUP, kills every group listed here, and then
+/// dies by the same signal. An exit with children still listed (a path that skipped their
+/// teardown) kills them too.
+///
+/// The table is a fixed array of atomics because a signal handler may only do async-signal-safe
+/// work: it reads the slots and calls kill(2), nothing else.
+public enum ChildProcessGroups {
+    /// More children alive at once than this is refused (they could not be cleaned up on Ctrl-C).
+    static let capacity = 4096
+
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<Atomic<Int32>> = {
+        let slots = UnsafeMutablePointer<Atomic<Int32>>.allocate(capacity: capacity)
+        for index in 0..<capacity { (slots + index).initialize(to: Atomic(0)) }
+        return slots
+    }()
+
+    /// Installs the handlers once, before the first child starts.
+    private static let handlersInstalled: Bool = {
+        _ = slots  // initialise the table before any handler can read it
+        SystemCalls.ignoreBrokenPipes()
+        SystemCalls.install(handler: { number in
+            ChildProcessGroups.killAll()
+            SystemCalls.dieBy(signal: number)
+        }, for: [SIGINT, SIGTERM, SIGHUP])
+        atexit { ChildProcessGroups.killAll() }
+        return true
+    }()
+
+    /// Called before a child is started: signal handling is in place from then on.
+    static func prepare() {
+        _ = handlersInstalled
+    }
+
+    /// Lists a new child's group; false when the table is full.
+    static func register(_ group: pid_t) -> Bool {
+        prepare()
+        for index in 0..<capacity {
+            if slots[index].compareExchange(expected: 0, desired: group, ordering: .sequentiallyConsistent).exchanged {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Removes a group once its children are all gone.
+    static func unregister(_ group: pid_t) {
+        for index in 0..<capacity {
+            if slots[index].compareExchange(expected: group, desired: 0, ordering: .sequentiallyConsistent).exchanged {
+                return
+            }
+        }
+    }
+
+    /// The groups listed now (for tests: after a run's teardown there must be none).
+    public static var live: [pid_t] {
+        (0..<capacity).compactMap { index in
+            let group = slots[index].load(ordering: .sequentiallyConsistent)
+            return group == 0 ? nil : group
+        }
+    }
+
+    /// SIGKILL to every listed group. Async-signal-safe.
+    static func killAll() {
+        for index in 0..<capacity {
+            SystemCalls.killProcessGroup(slots[index].load(ordering: .relaxed))
+        }
+    }
+}

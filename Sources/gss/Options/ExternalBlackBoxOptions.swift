@@ -1,0 +1,94 @@
+import ArgumentParser
+import GSSCore
+import GSSHost
+
+/// Black boxes that are not plugins: an external program (--exec, --exec-each) or a C function
+/// called through libffi (--symbol with --signature). Part of BlackBoxOptions.
+struct ExternalBlackBoxOptions: ParsableArguments {
+    @Option(name: .customLong("exec"), help: ArgumentHelp(
+        "An external program, started once per worker through /bin/sh -c and kept running: it reads rows on stdin, one line of n numbers each, and answers each line with a line of m numbers on stdout, in order. Needs --n and --m.",
+        valueName: "command"))
+    var exec: String?
+
+    @Option(name: .customLong("exec-each"), help: ArgumentHelp(
+        "An external program run once per row through /bin/sh -c, with {x0} … {x<n-1>} (one number) or {x} (all n, space-separated) replaced by the row's numbers; its stdout is the row's m numbers. Needs --n and --m.",
+        valueName: "command"))
+    var execEach: String?
+
+    @Option(name: .customLong("exec-timeout"), help: ArgumentHelp(
+        "With --exec or --exec-each: fail the run (exit 1) when a row takes longer than this.", valueName: "seconds"))
+    var execTimeout: Double?
+
+    @Option(name: .customLong("symbol"), help: ArgumentHelp(
+        "A C function, called through libffi: a library (path or soname) and the function's name, such as libm.so.6:floor. Needs --signature.",
+        valueName: "lib:func"))
+    var symbol: String?
+
+    @Option(name: .customLong("signature"), help: ArgumentHelp(
+        "The C type of --symbol: RET(ARG,...) over double float int32 int64 (each argument is one input, rounded to the nearest integer, halves to even, for int32/int64; the result is the output), or void(const double*,double*) with --n and --m. gss cannot check it: a signature that is not the function's real one is undefined behaviour (wrong numbers or a crash).",
+        valueName: "signature"))
+    var signature: String?
+
+    @Flag(name: .customLong("serialize-calls"), help: "With --symbol: the function is not reentrant, so call it from one thread at a time (default: called from every worker at once).")
+    var serializeCalls = false
+
+    @Option(name: .customLong("n"), help: "Numbers per input row, for --exec, --exec-each and the array form of --signature.")
+    var inputCount: Int?
+
+    @Option(name: .customLong("m"), help: "Numbers per output row, for --exec, --exec-each and the array form of --signature.")
+    var outputCount: Int?
+
+    /// The black box these options ask for; nil when they ask for none (a plugin is meant).
+    /// Any contradiction with the rest of the command line is a usage error.
+    func open(plugin: String?, pluginOptions: [String]) throws -> OpenedBlackBox? {
+        var chosen: [String] = []
+        if let plugin { chosen.append("the plugin '\(plugin)'") }
+        if exec != nil { chosen.append("--exec") }
+        if execEach != nil { chosen.append("--exec-each") }
+        if symbol != nil { chosen.append("--symbol") }
+        guard chosen.count <= 1 else {
+            throw CommandError.usage("give one black box, not \(chosen.joined(separator: " and "))")
+        }
+        guard !chosen.isEmpty else {
+            throw CommandError.usage(
+                "no black box given: name a plugin id or path (the <black-box> argument), or use --exec, --exec-each or --symbol")
+        }
+        func refuse(_ option: String, _ given: Bool, _ belongsTo: String) throws {
+            if given { throw CommandError.usage("\(option) goes with \(belongsTo), which was not given") }
+        }
+        try refuse("--exec-timeout", execTimeout != nil && exec == nil && execEach == nil, "--exec or --exec-each")
+        try refuse("--signature", signature != nil && symbol == nil, "--symbol")
+        try refuse("--serialize-calls", serializeCalls && symbol == nil, "--symbol")
+        if plugin != nil {
+            try refuse("--n", inputCount != nil, "--exec, --exec-each or --symbol (a plugin reports its own sizes)")
+            try refuse("--m", outputCount != nil, "--exec, --exec-each or --symbol (a plugin reports its own sizes)")
+            return nil
+        }
+        guard pluginOptions.isEmpty else {
+            throw CommandError.usage("-o passes options to a plugin's create(); \(chosen[0]) takes none")
+        }
+
+        let blackBox: any BlackBox
+        if exec != nil || execEach != nil {
+            let option = exec != nil ? "--exec" : "--exec-each"
+            guard let inputCount, let outputCount else {
+                throw CommandError.usage("\(option) needs --n (numbers per input row) and --m (numbers per output row)")
+            }
+            if let exec {
+                blackBox = try ExternalProgramBlackBox(
+                    command: exec, inputCount: inputCount, outputCount: outputCount, timeoutSeconds: execTimeout)
+            } else {
+                blackBox = try EachRowProgramBlackBox(
+                    template: execEach!, inputCount: inputCount, outputCount: outputCount, timeoutSeconds: execTimeout)
+            }
+        } else {
+            guard let signature else {
+                throw CommandError.usage("--symbol needs --signature, the function's C type, such as --signature 'double(double)'")
+            }
+            blackBox = try ForeignFunctionBlackBox(
+                symbol: symbol!, signature: signature, inputCount: inputCount, outputCount: outputCount,
+                serialized: serializeCalls)
+        }
+        return OpenedBlackBox(blackBox: blackBox, defaultInput: nil, outputShape: [blackBox.outputCount])
+    }
+}
