@@ -64,6 +64,8 @@ let package = Package(
         ),
         // Black boxes: the plugin loader and worker lanes.
         .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin"]),
+        // Drawing: SVG documents, colour ramps, heat-map figures.
+        .target(name: "GSSPlots"),
         // The `gss` command.
         .executableTarget(
             name: "gss",
