@@ -2,8 +2,9 @@ import Foundation
 import GSSCore
 import GSSPlots
 
-/// The study's result files: variance.csv (one row per configuration) and variance.svg (the
-/// paper's Figure 3/4 layout), both written atomically.
+/// The study's result files: variance.csv (one row per configuration), variance.svg (the paper's
+/// Figure 3/4 layout) and summary.md (best configurations, the paper's conclusions as ratios),
+/// all written atomically.
 public enum StudyOutputs {
     public static let csvColumns = [
         "problem", "size", "distribution", "sampler", "covariate", "antithetic", "samples", "repeats",
@@ -81,16 +82,18 @@ public enum StudyOutputs {
         return HeatmapFigure(
             title: "Mean L2 distance between estimated and oracle Jacobian (\(settings.problem.rawValue))",
             notes: [
-                "\(settings.repeats) independent estimates per cell, γ = \(settings.scale == settings.scale.rounded() && abs(settings.scale) < 1e15 ? String(Int(settings.scale)) : "\(settings.scale)"), base seed \(settings.seed); 95% intervals in variance.csv.",
+                "\(settings.repeats) independent estimates per cell, γ = \(settings.scaleText), base seed \(settings.seed); 95% intervals in variance.csv.",
                 "Darker is better. Colours are comparable only within a panel (log scale from the panel's smallest to largest value). — : skipped (reason in variance.csv).",
             ],
             sections: sections, panelsPerRow: 2)
     }
 
-    /// Writes variance.csv and variance.svg into `directory`, each atomically.
+    /// Writes variance.csv, variance.svg and summary.md into `directory`, each atomically.
     public static func write(_ rows: [StudyRow], settings: VarianceStudySettings, to directory: URL) throws {
         try writeAtomically(Data(csv(rows).utf8), to: directory.appendingPathComponent("variance.csv").path)
         try writeAtomically(
             Data(figure(rows, settings: settings).renderSVG().utf8), to: directory.appendingPathComponent("variance.svg").path)
+        try writeAtomically(
+            Data(StudySummary.markdown(rows, settings: settings).utf8), to: directory.appendingPathComponent("summary.md").path)
     }
 }

@@ -44,6 +44,11 @@ public struct VarianceStudySettings: Sendable {
         self.oracleAccuracy = oracleAccuracy
     }
 
+    /// γ as written in titles: "1" rather than "1.0".
+    public var scaleText: String {
+        scale == scale.rounded() && abs(scale) < 1e15 ? String(Int(scale)) : "\(scale)"
+    }
+
     /// The checks a command line makes before anything runs; messages name the option.
     public func validate() throws(StudyError) {
         for size in sizes where !problem.sizeRange.contains(size) {
@@ -188,7 +193,8 @@ public final class VarianceStudy: @unchecked Sendable {
                     throw StudyError.failure(
                         problemText
                             + (oracle.method == .sobolLOO
-                                ? "; it would need about \(enlarged) samples: rerun with --max-oracle-samples \(enlarged) or more"
+                                ? "; it would need about \(enlarged) samples: rerun with --max-oracle-samples \(enlarged) or more, "
+                                    + "or leave \(group.distribution.rawValue) out with --dist (finished configurations are kept)"
                                 : ""))
                 }
                 enlargements.append(problemText + "; enlarged to \(enlarged) samples and rerun")

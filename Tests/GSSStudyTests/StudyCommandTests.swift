@@ -77,6 +77,8 @@ struct StudyCommandTests {
         let svg = try String(contentsOf: directory.appendingPathComponent("variance.svg"), encoding: .utf8)
         #expect(svg.hasPrefix("<?xml") && svg.contains("laplace") && svg.contains("antithetic"))
         #expect(Self.journalLines(directory).count == 60)
+        let summary = try String(contentsOf: directory.appendingPathComponent("summary.md"), encoding: .utf8)
+        #expect(summary.contains("## n = 3") && summary.contains("| logistic |") && summary.contains("| laplace |"))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp") }
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
         #expect(run.stdout.contains("60 configurations: 60 computed, 0 reused"))
@@ -196,7 +198,8 @@ struct StudyCommandTests {
                          "--dist", "logistic", "--oracle-samples", "64", "--out", directory.path]
         let failed = try runGSS(arguments + ["--max-oracle-samples", "64"])
         #expect(failed.status == 1, "\(failed.stderr)")
-        #expect(failed.stderr.contains("not 10× below the smallest mean error") && failed.stderr.contains("--max-oracle-samples"),
+        #expect(failed.stderr.contains("not 10× below the smallest mean error") && failed.stderr.contains("--max-oracle-samples")
+                    && failed.stderr.contains("leave logistic out with --dist"),
                 "\(failed.stderr)")
         #expect(failed.stdout.isEmpty && failed.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count == 1)
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("variance.csv").path))

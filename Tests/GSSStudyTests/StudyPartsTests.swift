@@ -121,6 +121,27 @@ struct StudyPartsTests {
         #expect(rms > 0.4 && rms < 2, "actual / reported oracle error: \(ratios)")
     }
 
+    @Test("ratios of mean errors: paired by seed, exact for proportional errors, wider for noisy ones")
+    func errorRatios() throws {
+        func entry(_ errors: [Double]) -> JournalEntry {
+            let interval = MeanInterval(errors)
+            return JournalEntry(
+                configuration: StudyConfiguration(
+                    problem: .sorting, size: 3, distribution: .gaussian, sampler: .mc, covariate: .none, antithetic: false,
+                    samples: 8),
+                repeats: errors.count, scale: 1, seed: 0, inputDigest: "", oracleDigest: "", oracleMethod: .exact,
+                oracleSamples: 0, oracleError: 0, errors: errors, meanL2Error: interval.mean, ci95Low: interval.low,
+                ci95High: interval.high)
+        }
+        let base = [0.3, 0.5, 0.2, 0.9, 0.4]
+        // Proportional per seed: the ratio is known exactly, whatever the spread of each.
+        let double = try #require(ErrorRatio(entry(base.map { 2 * $0 }), over: entry(base)))
+        #expect(abs(double.ratio - 2) < 1e-12 && abs(double.high - double.low) < 1e-12)
+        let noisy = try #require(ErrorRatio(entry([0.6, 0.9, 0.5, 1.9, 0.7]), over: entry(base)))
+        #expect(noisy.low < noisy.ratio && noisy.ratio < noisy.high && noisy.low > 1.5 && noisy.high < 2.6)
+        #expect(ErrorRatio(entry(base), over: nil) == nil)
+    }
+
     @Test("heat-map colours: darkest for the smallest value of a panel, log scale; missing cells drawn grey")
     func heatmap() {
         let panel = HeatmapPanel(

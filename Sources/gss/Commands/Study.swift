@@ -134,7 +134,7 @@ struct StudyVariance: ParsableCommand {
         print(
             "\(report.rows.count) configurations: \(report.computedConfigurations) computed, "
                 + "\(report.reusedConfigurations) reused from the journal, \(skipped) skipped (\(String(format: "%.1f", seconds)) s)")
-        print("wrote \(directory.appendingPathComponent("variance.csv").path) and \(directory.appendingPathComponent("variance.svg").path)")
+        print("wrote variance.csv, variance.svg and summary.md in \(directory.path)")
         print("")
         print("best configuration per size and distribution (mean L2 error, 95% CI; oracle error):")
         for size in settings.sizes {
