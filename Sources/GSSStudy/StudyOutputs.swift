@@ -89,11 +89,13 @@ public enum StudyOutputs {
     }
 
     /// Writes variance.csv, variance.svg and summary.md into `directory`, each atomically.
-    public static func write(_ rows: [StudyRow], settings: VarianceStudySettings, to directory: URL) throws {
+    public static func write(
+        _ rows: [StudyRow], oracles: [OracleJacobian], settings: VarianceStudySettings, to directory: URL
+    ) throws {
         try writeAtomically(Data(csv(rows).utf8), to: directory.appendingPathComponent("variance.csv").path)
         try writeAtomically(
             Data(figure(rows, settings: settings).renderSVG().utf8), to: directory.appendingPathComponent("variance.svg").path)
         try writeAtomically(
-            Data(StudySummary.markdown(rows, settings: settings).utf8), to: directory.appendingPathComponent("summary.md").path)
+            Data(StudySummary.markdown(rows, oracles: oracles, settings: settings).utf8), to: directory.appendingPathComponent("summary.md").path)
     }
 }

@@ -117,7 +117,7 @@ struct StudyVariance: ParsableCommand {
         let report: VarianceStudyReport
         do {
             report = try study.run()
-            try StudyOutputs.write(report.rows, settings: settings, to: directory)
+            try StudyOutputs.write(report.rows, oracles: report.oracles, settings: settings, to: directory)
         } catch let error as StudyError {
             display.finish()
             throw error.isUsageError ? CommandError.usage(error.description) : CommandError.failure(error.description)
