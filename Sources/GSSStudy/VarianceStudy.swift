@@ -134,7 +134,7 @@ public final class VarianceStudy: @unchecked Sendable {
         let x: [Double]
         let plan: [PlannedConfiguration]
         var oracle: OracleJacobian?
-        var label: String
+        let label: String
     }
 
     public func run() throws -> VarianceStudyReport {
@@ -169,7 +169,7 @@ public final class VarianceStudy: @unchecked Sendable {
         var oracles: [OracleJacobian] = []
         var computedKeys = Set<JournalEntry.Key>()
         var enlargements: [String] = []
-        for var group in groups {
+        for group in groups {
             var oracle = try group.oracle ?? computeOracle(group, samples: settings.oracleSamples, counter: counter)
             while true {
                 let runnable = group.plan.filter { $0.skippedReason == nil }.map(\.configuration)
@@ -201,7 +201,6 @@ public final class VarianceStudy: @unchecked Sendable {
                 counter.add(total: runnable.count * settings.repeats)
                 oracle = try computeOracle(group, samples: enlarged, counter: counter)
             }
-            group.oracle = oracle
             oracles.append(oracle)
             for planned in group.plan {
                 let entry = planned.skippedReason == nil

@@ -28,9 +28,10 @@ struct StudyVariance: ParsableCommand {
             --max-oracle-samples, or the study fails. rqmc-cartesian uses the largest k^n grid ≤ s within \
             5% of s (1000 for s = 1024 at n = 3), and is skipped otherwise; configurations a sampler \
             refuses are skipped with the reason in the CSV. Finished configurations are appended to \
-            DIR/journal.jsonl, so an interrupted study resumes where it stopped; DIR/variance.csv and \
-            DIR/variance.svg are written (atomically) when the study completes. Results are the same \
-            for any --threads.
+            DIR/journal.jsonl, so an interrupted study resumes where it stopped; DIR/variance.csv, \
+            DIR/variance.svg (Figure 3's layout) and DIR/summary.md (best configurations, the paper's \
+            conclusions as error ratios) are written atomically when the study completes. Oracles are \
+            kept in DIR/oracles. Results are the same for any --threads.
             """)
 
     @Option(help: "The black box: sorting (sorter plugin) or shortest-path.")
