@@ -83,11 +83,15 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Drawing: SVG documents, colour ramps, heat-map figures.
+        .target(name: "GSSPlots"),
+        // Studies over estimator settings (orchestration, journals, result files; not in Core).
+        .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
         // The `gss` command.
         .executableTarget(
             name: "gss",
             dependencies: [
-                "GSSCore", "GSSHost",
+                "GSSCore", "GSSHost", "GSSStudy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -103,6 +107,7 @@ let package = Package(
             dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
         ),
         .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
+        .testTarget(name: "GSSStudyTests", dependencies: ["GSSStudy", "GSSPlots", "GSSCore", "GSSTestSupport"]),
         .testTarget(
             name: "GSSCommandTests",
             dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]

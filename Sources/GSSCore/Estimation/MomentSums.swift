@@ -68,6 +68,9 @@ public struct MomentSums: Sendable, Equatable {
                     }
                     for a in 0..<q {
                         let r = r0[a]
+                        // A zero response adds exact zeros (features are finite): skipping it is
+                        // bit-identical and saves most of the work for sparse 0/1 outputs.
+                        if r == 0 { continue }
                         sumR[a] += r
                         sumUnitR2[a] += r * r
                         let base = a * p
@@ -88,6 +91,7 @@ public struct MomentSums: Sendable, Equatable {
                         sumUnitPhi2[b] += v * v
                     }
                     for a in 0..<q {
+                        if r0[a] == 0 && r1[a] == 0 { continue }  // exact zeros, as above
                         let w = r0[a] + r1[a]
                         sumR[a] += w
                         sumUnitR2[a] += w * w
