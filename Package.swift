@@ -64,6 +64,10 @@ let package = Package(
         ),
         // Black boxes: the plugin loader and worker lanes.
         .target(name: "GSSHost", dependencies: ["GSSCore", "CGSSPlugin"]),
+        // zlib from the system (Debian zlib1g-dev), for PNG files.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Pictures: PNG images, loss curves, image grids, bar charts.
+        .target(name: "GSSPlots", dependencies: ["CZlib"]),
         // The `gss` command.
         .executableTarget(
             name: "gss",
@@ -78,12 +82,13 @@ let package = Package(
             linkerSettings: [.linkedLibrary("m")]
         ),
         // Helpers shared by the test targets: where the products are, running programs.
-        .target(name: "GSSTestSupport", path: "Tests/GSSTestSupport"),
+        .target(name: "GSSTestSupport", dependencies: ["CZlib"], path: "Tests/GSSTestSupport"),
         .testTarget(
             name: "GSSCoreTests",
             dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
         ),
         .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
+        .testTarget(name: "GSSPlotsTests", dependencies: ["GSSPlots", "GSSTestSupport"]),
         .testTarget(
             name: "GSSCommandTests",
             dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]

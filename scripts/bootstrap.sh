@@ -3,7 +3,10 @@
 # they are all present. Safe to run repeatedly.
 set -euo pipefail
 
-packages=(libfftw3-dev)  # FFTW: the tem plugin's Fourier transforms
+packages=(
+    libfftw3-dev  # FFTW: the tem plugin's Fourier transforms
+    zlib1g-dev    # zlib: PNG pictures (GSSPlots)
+)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
