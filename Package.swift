@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "gss",
             dependencies: [
-                "GSSCore", "GSSHost",
+                "GSSCore", "GSSHost", "GSSPlots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

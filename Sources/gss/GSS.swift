@@ -13,7 +13,7 @@ struct GSS: ParsableCommand {
             allows it, another kind of program. Exit codes: 0 success, 1 the black box failed, \
             2 bad usage or bad input.
             """,
-        subcommands: [List.self, Info.self, Eval.self, Grad.self]
+        subcommands: [List.self, Info.self, Eval.self, Grad.self, Optimize.self]
     )
 
     /// Maps every error to one line on stderr and the exit codes of CLI.md (2 usage, 1 black box).
