@@ -76,6 +76,13 @@ struct AdamAndScheduleTests {
         #expect(message { _ = try ExponentialScaleSchedule(constant: [.nan], dimension: 2, steps: 3) }.contains("--scale values"))
     }
 
+    @Test("mean squared error: (1/m)Σ(y − t)² with gradient 2(y − t)/m")
+    func meanSquaredError() {
+        let loss = DifferentiableLoss.meanSquaredError(target: [1, 0, -2, 0.5])
+        #expect(loss.value([2, 0, 0, 0.5]) == 1.25)
+        #expect(loss.gradient([2, 0, 0, 0.5]) == [0.5, 0, 1, 0])
+    }
+
     @Test("step seeds: deterministic, distinct per step and per base seed")
     func stepSeeds() {
         let seeds = (0..<1000).map { LossMinimizationConfiguration.stepSeed(base: 7, step: $0) }
