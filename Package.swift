@@ -95,6 +95,12 @@ let package = Package(
         ),
         // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
         .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
+        // The camera-pose experiment of the paper's appendix D (examples/teapot-pose/README.md):
+        // `swift run -c release teapot-pose`.
+        .executableTarget(
+            name: "teapot-pose",
+            dependencies: ["GSSCore", "GSSHost", "GSSPlots", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "examples/teapot-pose", exclude: ["README.md", "run.sh"]),
     ]
         + bundledPlugins.map { pluginTarget($0, under: "Plugins") }
         + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") },

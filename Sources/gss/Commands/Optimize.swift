@@ -14,7 +14,9 @@ struct Optimize: ParsableCommand {
             and a seed derived from --seed and t, then takes one Adam step with the learning rate annealed by \
             a cosine from --lr towards 0. --smooth algorithm smooths f and backpropagates the loss through \
             the smoothed Jacobian; --smooth objective smooths the loss of the hard output as one scalar \
-            black box. Progress goes to stderr; --out DIR writes pictures only when the run succeeds.
+            black box. Progress goes to stderr; --out DIR writes pictures only when the run succeeds. \
+            Of the shared smoothing options, --x and --scale-matrix belong to grad: here the start is \
+            --x0 and the scale is diagonal, constant (--scale) or scheduled (--scale-start, --scale-end).
             """)
 
     @OptionGroup var box: BlackBoxOptions
