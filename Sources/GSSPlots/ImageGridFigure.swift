@@ -38,9 +38,10 @@ public struct ImageGridFigure: Sendable {
         let gap = 10.0, captionHeight = 16.0, titleHeight = 30.0
         let headingHeight = columnTitles.isEmpty ? 0.0 : 18.0
         let columns = max(columnTitles.count, rows.map(\.count).max() ?? 0)
-        let cellWidth = Double(rows.flatMap { $0.map(\.image.width) }.max() ?? 1) * pixelSize
+        // Wide enough for a caption of about 20 characters under small images.
+        let cellWidth = max(120, Double(rows.flatMap { $0.map(\.image.width) }.max() ?? 1) * pixelSize)
         let cellHeight = Double(rows.flatMap { $0.map(\.image.height) }.max() ?? 1) * pixelSize
-        let width = gap + Double(columns) * (cellWidth + gap)
+        let width = max(gap + Double(columns) * (cellWidth + gap), Double(title.count) * 8 + 20)
         let height = titleHeight + headingHeight + Double(rows.count) * (cellHeight + captionHeight + gap) + gap
         var body: [String] = [SVGMarkup.text(title, x: width / 2, y: 20, anchor: "middle", size: 14, weight: "bold")]
         for (column, heading) in columnTitles.enumerated() {
@@ -54,7 +55,7 @@ public struct ImageGridFigure: Sendable {
                 let png = try cell.image.pngData(range: range)
                 let w = Double(cell.image.width) * pixelSize
                 let h = Double(cell.image.height) * pixelSize
-                body.append("<image x=\"\(SVGMarkup.coordinate(x))\" y=\"\(SVGMarkup.coordinate(y))\" width=\"\(SVGMarkup.coordinate(w))\" height=\"\(SVGMarkup.coordinate(h))\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(Data(png).base64EncodedString())\"/>")
+                body.append("<image x=\"\(SVGMarkup.coordinate(x + (cellWidth - w) / 2))\" y=\"\(SVGMarkup.coordinate(y))\" width=\"\(SVGMarkup.coordinate(w))\" height=\"\(SVGMarkup.coordinate(h))\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,\(Data(png).base64EncodedString())\"/>")
                 body.append(SVGMarkup.text(cell.caption, x: x + cellWidth / 2, y: y + cellHeight + 12, anchor: "middle", size: 10))
             }
         }

@@ -10,6 +10,8 @@ struct Report {
     let seeds: Int
     let steps: Int
     let size: Int
+    /// Runs done by this invocation (the rest came from the journal), their wall time and threads.
+    let runsDone: Int
     let wallSeconds: Double
     let threads: Int
 
@@ -59,32 +61,62 @@ struct Report {
     }
 
     /// Per sample count, pooled over distributions and samplers: successes of algorithm vs
-    /// objective smoothing on the same seeds, the discordant pairs, and an exact two-sided sign
-    /// test on them (McNemar's exact test).
+    /// objective smoothing on the same seeds, the discordant pairs with an exact two-sided sign
+    /// test on them (McNemar's exact test), and — where both succeed — the precision: median
+    /// final angle errors and how often the algorithm's is the smaller (with its sign test).
     var comparison: String {
-        var lines = ["| samples | algorithm | objective | seeds only algorithm solves | only objective | sign-test p |", "|---|---|---|---|---|---|"]
+        var lines = [
+            "| samples | algorithm succeeds | objective succeeds | only algorithm | only objective | sign-test p | both succeed: median error, algorithm / objective | algorithm more precise | sign-test p |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for s in sampleCounts {
             var algorithmWins = 0, objectiveWins = 0, algorithmTotal = 0, objectiveTotal = 0, pairs = 0
+            var algorithmErrors: [Double] = [], objectiveErrors: [Double] = [], algorithmMorePrecise = 0
             for cell in cells where cell.samples == s && cell.target == .algorithm {
                 var twin = cell
                 twin.target = .objective
-                let other = Dictionary(runs(twin).map { ($0.seed, $0.success) }, uniquingKeysWith: { a, _ in a })
+                let other = Dictionary(runs(twin).map { ($0.seed, $0) }, uniquingKeysWith: { a, _ in a })
                 for run in runs(cell) {
-                    guard let objectiveSuccess = other[run.seed] else { continue }
+                    guard let objective = other[run.seed] else { continue }
                     pairs += 1
                     algorithmTotal += run.success ? 1 : 0
-                    objectiveTotal += objectiveSuccess ? 1 : 0
-                    if run.success && !objectiveSuccess { algorithmWins += 1 }
-                    if !run.success && objectiveSuccess { objectiveWins += 1 }
+                    objectiveTotal += objective.success ? 1 : 0
+                    if run.success && !objective.success { algorithmWins += 1 }
+                    if !run.success && objective.success { objectiveWins += 1 }
+                    if run.success && objective.success {
+                        algorithmErrors.append(run.angleError)
+                        objectiveErrors.append(objective.angleError)
+                        if run.angleError < objective.angleError { algorithmMorePrecise += 1 }
+                    }
                 }
             }
-            let p = signTest(algorithmWins, objectiveWins)
-            lines.append(String(format: "| %d | %d/%d = %.0f%% | %d/%d = %.0f%% | %d | %d | %@ |", s, algorithmTotal, pairs,
-                                100 * Double(algorithmTotal) / Double(max(1, pairs)), objectiveTotal, pairs,
-                                100 * Double(objectiveTotal) / Double(max(1, pairs)), algorithmWins, objectiveWins,
-                                p < 0.001 ? "< 0.001" : String(format: "%.3f", p)))
+            func percent(_ k: Int) -> String { String(format: "%d/%d = %.0f%%", k, pairs, 100 * Double(k) / Double(max(1, pairs))) }
+            func pValue(_ p: Double) -> String { p < 0.001 ? "< 0.001" : String(format: "%.3f", p) }
+            let both = algorithmErrors.count
+            lines.append("| \(s) | \(percent(algorithmTotal)) | \(percent(objectiveTotal)) | \(algorithmWins) | \(objectiveWins) | "
+                + "\(pValue(signTest(algorithmWins, objectiveWins))) | "
+                + String(format: "%d pairs: %.2f° / %.2f°", both, median(algorithmErrors), median(objectiveErrors))
+                + " | \(algorithmMorePrecise)/\(both) | \(pValue(signTest(algorithmMorePrecise, both - algorithmMorePrecise))) |")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How much of the outcome belongs to the problem rather than the configuration: seeds that
+    /// every configuration solves, that none solves, and the rest.
+    var seedPattern: String {
+        let bySeed = Dictionary(grouping: records.filter { $0.seed < seeds && cells.contains($0.cell) }, by: \.seed)
+        let complete = bySeed.values.filter { $0.count == cells.count }
+        let all = complete.filter { $0.allSatisfy(\.success) }.count
+        let none = complete.filter { !$0.contains(where: \.success) }.count
+        return "Of \(complete.count) seeds, \(all) are solved by all \(cells.count) configurations, \(none) by none, "
+            + "\(complete.count - all - none) by some: the start (how far and where the camera is perturbed) decides most outcomes."
+    }
+
+    func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// Two-sided exact binomial test of a vs b discordant pairs under p = ½.
@@ -139,11 +171,13 @@ struct Report {
 
             \(table)
 
+            \(seedPattern)
+
             Smoothing the algorithm vs the objective, paired by seed (pooled over distributions and samplers):
 
             \(comparison)
 
-            Cost: \(costs). Wall time of this invocation: \(String(format: "%.0f", wallSeconds)) s on \(threads) threads.
+            Cost: \(costs).\(runsDone > 0 ? String(format: " This invocation ran %d runs in %.0f s of wall time on %d threads.", runsDone, wallSeconds, threads) : "")
 
             ![success rates](success-rates.svg)
 

@@ -137,7 +137,7 @@ struct TeapotPose: ParsableCommand {
         if let failure = failures.first { throw ValidationError("a run failed: \(failure)") }
         let wall = Date().timeIntervalSince(started)
         records = try journal.load().filter { $0.steps == steps && $0.size == size }
-        let report = Report(records: records, cells: cells, seeds: seeds, steps: steps, size: size, wallSeconds: wall, threads: workers)
+        let report = Report(records: records, cells: cells, seeds: seeds, steps: steps, size: size, runsDone: jobs.count, wallSeconds: wall, threads: workers)
         print(report.table)
         try report.write(to: out)
         try writeExampleFigure(records: records, renderer: renderer)
@@ -175,17 +175,30 @@ struct TeapotPose: ParsableCommand {
         return (record, result)
     }
 
-    /// Target, start and result of the first seeds under the best configuration and its
+    /// Seeds that show the range of outcomes for a configuration and its objective twin: the
+    /// first that only the algorithm solves, only the objective, both, neither; then the lowest others.
+    func exampleSeedList(records: [RunRecord], algorithm: Cell, objective: Cell) -> [Int] {
+        func success(_ cell: Cell, _ seed: Int) -> Bool? { records.first { $0.cell == cell && $0.seed == seed }?.success }
+        var chosen: [Int] = []
+        for (a, o) in [(true, false), (false, true), (true, true), (false, false)] {
+            if let seed = (0..<seeds).first(where: { success(algorithm, $0) == a && success(objective, $0) == o }) { chosen.append(seed) }
+        }
+        chosen += (0..<seeds).filter { !chosen.contains($0) }
+        return Array(chosen.prefix(exampleSeeds))
+    }
+
+    /// Target, start and result of a few seeds under the best configuration and its
     /// objective-smoothing twin, re-run (deterministically) to get their loss curves too.
     func writeExampleFigure(records: [RunRecord], renderer: PluginBlackBox) throws {
-        let report = Report(records: records, cells: cells, seeds: seeds, steps: steps, size: size, wallSeconds: 0, threads: 1)
+        let report = Report(records: records, cells: cells, seeds: seeds, steps: steps, size: size, runsDone: 0, wallSeconds: 0, threads: 1)
         guard let best = report.bestAlgorithmCell else { return }
         var twin = best
         twin.target = .objective
         var rows: [[ImageGridFigure.Cell]] = []
         var curves: [LossCurveFigure.Series] = []
         func image(_ values: [Double]) -> GrayscaleImage { GrayscaleImage(width: size, height: size, values: values) }
-        for seed in 0..<min(exampleSeeds, seeds) {
+        let exampleSeedList = exampleSeedList(records: records, algorithm: best, objective: twin)
+        for seed in exampleSeedList {
             let problem = PoseProblem(seed: seed)
             let truthImage = try renderer.output(at: problem.truth.input, label: "the truth")
             var row = [ImageGridFigure.Cell(image: image(truthImage), caption: "seed \(seed): target")]
@@ -201,8 +214,11 @@ struct TeapotPose: ParsableCommand {
                 let mark = record.success ? "✓" : "✗"
                 results.append(ImageGridFigure.Cell(
                     image: image(result.finalOutput), caption: String(format: "%@ %.1f° %@", cell.target.rawValue, record.angleError, mark)))
+                // The unsmoothed loss along the path: comparable between the two kinds of smoothing.
+                let mse = DifferentiableLoss.meanSquaredError(target: truthImage)
+                let losses = try result.history.map { try mse.value(renderer.output(at: $0.x, label: "x_\($0.step)")) }
                 curves.append(LossCurveFigure.Series(
-                    label: seed == 0 ? "smoothing the \(cell.target.rawValue)" : "", losses: result.history.map(\.loss),
+                    label: seed == exampleSeedList.first ? "smoothing the \(cell.target.rawValue)" : "", losses: losses,
                     color: LossCurveFigure.palette[cell.target == .algorithm ? 0 : 1]))
             }
             row.append(ImageGridFigure.Cell(image: image(startImage), caption: String(format: "start (%.0f° off)", problem.perturbation)))
@@ -210,10 +226,12 @@ struct TeapotPose: ParsableCommand {
         }
         let grid = ImageGridFigure(
             title: "Teapot pose, \(best.distribution.rawValue) \(best.sampler.rawValue) s = \(best.samples): target, start, results",
-            columnTitles: ["target", "start", "algorithm", "objective"], rows: rows, pixelSize: 2)
+            columnTitles: ["target", "start", "algorithm", "objective"], rows: rows, pixelSize: Double(max(2, 128 / size)))
         try grid.svg().write(toFile: out + "/examples.svg", atomically: true, encoding: .utf8)
-        var lossFigure = LossCurveFigure(title: "Smoothed loss per step, \(rows.count) example seeds (\(best.key.replacingOccurrences(of: " algorithm", with: "")))", series: curves)
-        lossFigure.yLabel = "estimated loss"
+        var lossFigure = LossCurveFigure(
+            title: "Unsmoothed loss along the descent, seeds \(exampleSeedList.map(String.init).joined(separator: ", ")) (\(best.distribution.rawValue) \(best.sampler.rawValue) s = \(best.samples))",
+            series: curves)
+        lossFigure.yLabel = "MSE of f(x_t) against the target"
         try lossFigure.svg().write(toFile: out + "/example-losses.svg", atomically: true, encoding: .utf8)
     }
 }
