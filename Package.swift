@@ -46,76 +46,90 @@ func pluginTarget(_ plugin: BundledPlugin, under root: String) -> Target {
     )
 }
 
+// Every plugin (bundled or fixture) is its own shared object.
+let pluginProducts: [Product] = (bundledPlugins + fixturePlugins).map {
+    .library(name: $0.product, type: .dynamic, targets: [$0.target])
+}
+let pluginTargets: [Target] =
+    bundledPlugins.map { pluginTarget($0, under: "Plugins") } + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") }
+
+let swiftTargets: [Target] = [
+    // The plugin ABI header (include/gss_plugin.h) as a Clang module for the Swift host.
+    .systemLibrary(name: "CGSSPlugin", path: "include"),
+    // libffi, for calling any C function by its signature (gss --symbol).
+    .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+    // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
+    .target(
+        name: "GSSCore",
+        dependencies: [.product(name: "Numerics", package: "swift-numerics")]
+    ),
+    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
+    .target(name: "CGSSSystem"),
+    // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
+    // C functions via libffi.
+    .target(
+        name: "GSSHost",
+        dependencies: [
+            "GSSCore", "CGSSPlugin", "CGSSSystem", "CFFI",
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]
+    ),
+    // zlib from the system (Debian zlib1g-dev), for PNG files.
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // Pictures: SVG documents, colour ramps, heat maps, PNG images, loss curves, image grids, bar charts.
+    .target(name: "GSSPlots", dependencies: ["CZlib"]),
+    // Studies over estimator settings (orchestration, journals, result files; not in Core).
+    .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
+    // The `gss` command.
+    .executableTarget(
+        name: "gss",
+        dependencies: [
+            "GSSCore", "GSSHost", "GSSStudy", "GSSPlots",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]
+    ),
+    // A stand-in for the external TEM-simulator program: parses its input file, writes an MRC image.
+    .executableTarget(
+        name: "FakeTEMSimulator", path: "Tests/Support/FakeTEMSimulator",
+        linkerSettings: [.linkedLibrary("m")]
+    ),
+    // Helpers shared by the test targets: where the products are, running programs.
+    .target(name: "GSSTestSupport", dependencies: ["CZlib"], path: "Tests/GSSTestSupport"),
+    .testTarget(
+        name: "GSSCoreTests",
+        dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
+    ),
+    .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
+    .testTarget(name: "GSSStudyTests", dependencies: ["GSSStudy", "GSSPlots", "GSSCore", "GSSTestSupport"]),
+    .testTarget(name: "GSSPlotsTests", dependencies: ["GSSPlots", "GSSTestSupport"]),
+    .testTarget(
+        name: "GSSCommandTests",
+        dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]
+    ),
+    // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
+    .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
+    // The camera-pose experiment of the paper's appendix D (examples/teapot-pose/README.md):
+    // `swift run -c release teapot-pose`.
+    .executableTarget(
+        name: "teapot-pose",
+        dependencies: ["GSSCore", "GSSHost", "GSSPlots", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "examples/teapot-pose", exclude: ["README.md", "run.sh"]),
+]
+
 let package = Package(
     name: "gss",
     products: [
         .executable(name: "gss", targets: ["gss"]),
         .library(name: "GSSCore", targets: ["GSSCore"]),
         .library(name: "GSSHost", targets: ["GSSHost"]),
-    ]
-        + bundledPlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) }
-        + fixturePlugins.map { .library(name: $0.product, type: .dynamic, targets: [$0.target]) },
+    ] + pluginProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
-    targets: [
-        // The plugin ABI header (include/gss_plugin.h) as a Clang module for the Swift host.
-        .systemLibrary(name: "CGSSPlugin", path: "include"),
-        // libffi, for calling any C function by its signature (gss --symbol).
-        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
-        // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
-        .target(
-            name: "GSSCore",
-            dependencies: [.product(name: "Numerics", package: "swift-numerics")]
-        ),
-        // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
-        .target(name: "CGSSSystem"),
-        // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
-        // C functions via libffi.
-        .target(
-            name: "GSSHost",
-            dependencies: [
-                "GSSCore", "CGSSPlugin", "CGSSSystem", "CFFI",
-                .product(name: "Subprocess", package: "swift-subprocess"),
-                .product(name: "SystemPackage", package: "swift-system"),
-            ]
-        ),
-        // Drawing: SVG documents, colour ramps, heat-map figures.
-        .target(name: "GSSPlots"),
-        // Studies over estimator settings (orchestration, journals, result files; not in Core).
-        .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
-        // The `gss` command.
-        .executableTarget(
-            name: "gss",
-            dependencies: [
-                "GSSCore", "GSSHost", "GSSStudy",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
-        // A stand-in for the external TEM-simulator program: parses its input file, writes an MRC image.
-        .executableTarget(
-            name: "FakeTEMSimulator", path: "Tests/Support/FakeTEMSimulator",
-            linkerSettings: [.linkedLibrary("m")]
-        ),
-        // Helpers shared by the test targets: where the products are, running programs.
-        .target(name: "GSSTestSupport", path: "Tests/GSSTestSupport"),
-        .testTarget(
-            name: "GSSCoreTests",
-            dependencies: ["GSSCore", .product(name: "Numerics", package: "swift-numerics")]
-        ),
-        .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
-        .testTarget(name: "GSSStudyTests", dependencies: ["GSSStudy", "GSSPlots", "GSSCore", "GSSTestSupport"]),
-        .testTarget(
-            name: "GSSCommandTests",
-            dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]
-        ),
-        // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
-        .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
-    ]
-        + bundledPlugins.map { pluginTarget($0, under: "Plugins") }
-        + fixturePlugins.map { pluginTarget($0, under: "Tests/Fixtures") },
+    targets: swiftTargets + pluginTargets,
     swiftLanguageModes: [.v6]
 )

@@ -14,7 +14,7 @@ struct GSS: ParsableCommand {
             through libffi; a wrong signature cannot be detected and is undefined behaviour). \
             Exit codes: 0 success, 1 the black box failed, 2 bad usage or bad input.
             """,
-        subcommands: [List.self, Info.self, Eval.self, Grad.self, Study.self, Conform.self, Worker.self]
+        subcommands: [List.self, Info.self, Eval.self, Grad.self, Optimize.self, Study.self, Conform.self, Worker.self]
     )
 
     /// Maps every error to one line on stderr and the exit codes of CLI.md (2 usage, 1 black box).

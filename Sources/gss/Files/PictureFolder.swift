@@ -1,0 +1,52 @@
+import Foundation
+
+/// A folder of result files that appears complete or not at all: the files are written into a
+/// fresh temporary folder beside it and only then renamed into place.
+enum PictureFolder {
+    /// Checks before any work that DIR can be written: its parent exists and DIR, if it exists, is a folder.
+    static func check(_ path: String) throws(CommandError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw .usage("--out '\(path)' exists and is not a folder") }
+            return
+        }
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .usage("--out '\(path)': its parent folder '\(parent)' does not exist")
+        }
+    }
+
+    /// Writes every (name, bytes) into `path`, creating it when missing; on failure nothing is left
+    /// in `path` that was not there before (files are renamed in only once all are written).
+    static func write(_ files: [(name: String, bytes: [UInt8])], to path: String) throws {
+        let folder = URL(fileURLWithPath: path).standardizedFileURL
+        let parent = folder.deletingLastPathComponent()
+        var template = Array(parent.appendingPathComponent(".gss-out-XXXXXX").path.utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw CommandError.failure("cannot write --out '\(path)': no temporary folder in '\(parent.path)' (\(String(cString: strerror(errno))))")
+        }
+        let staging = URL(fileURLWithPath: String(cString: created))
+        // mkdtemp makes it private (0700); the folder it becomes should get the usual permissions.
+        let mask = umask(0)
+        umask(mask)
+        chmod(created, 0o777 & ~mask)
+        defer { try? FileManager.default.removeItem(at: staging) }
+        do {
+            for file in files {
+                try Data(file.bytes).write(to: staging.appendingPathComponent(file.name))
+            }
+            // A new folder appears in one rename; into an existing one every file is renamed in.
+            if rename(staging.path, folder.path) == 0 { return }
+            for file in files {
+                let destination = folder.appendingPathComponent(file.name).path
+                guard rename(staging.appendingPathComponent(file.name).path, destination) == 0 else {
+                    throw CommandError.failure("cannot write '\(destination)': \(String(cString: strerror(errno)))")
+                }
+            }
+        } catch let error as CommandError {
+            throw error
+        } catch {
+            throw CommandError.failure("cannot write --out '\(path)': \(error.localizedDescription)")
+        }
+    }
+}
