@@ -115,8 +115,8 @@ public struct MomentSums: Sendable, Equatable {
             }
         }}
 
-        let active = workspace.activeResponses(responses, rows: rows, count: q)
-        let compact = active.count * 4 <= q * 3
+        let active = workspace.activeResponses(responses, rows: rows, count: q, limit: q * 3 / 4) ?? UnsafeBufferPointer(start: nil, count: 0)
+        let compact = active.baseAddress != nil
         let columns = compact ? active.count : q
         guard columns > 0 else { return }
         // R (or its active columns) and R∘R, rows × columns.
@@ -326,13 +326,23 @@ public final class MomentWorkspace {
         activeIndices.reserve(q)
     }
 
-    /// The responses (columns of a rows × q matrix) that are nonzero in at least one row.
-    func activeResponses(_ responses: UnsafePointer<Double>, rows: Int, count q: Int) -> UnsafeBufferPointer<Int> {
+    /// The responses (columns of a rows × q matrix) that are nonzero in at least one row, or nil
+    /// as soon as more than `limit` of them are (then the caller takes all; dense outputs such as
+    /// a permutation matrix are recognised within the first block of rows).
+    func activeResponses(_ responses: UnsafePointer<Double>, rows: Int, count q: Int, limit: Int) -> UnsafeBufferPointer<Int>? {
         let flags = activeFlags.base
         flags.update(repeating: 0, count: q)
-        for row in 0..<rows {
-            let values = responses + row * q
-            for a in 0..<q { flags[a] |= values[a] != 0 ? 1 : 0 }
+        var row = 0
+        while row < rows {
+            let blockEnd = min(rows, row + 16)
+            while row < blockEnd {
+                let values = responses + row * q
+                for a in 0..<q { flags[a] |= values[a] != 0 ? 1 : 0 }
+                row += 1
+            }
+            var active = 0
+            for a in 0..<q { active &+= Int(flags[a]) }
+            if active > limit { return nil }
         }
         var count = 0
         for a in 0..<q where flags[a] != 0 {

@@ -217,12 +217,13 @@ struct ChunkPlan: Sendable {
     let chunkCount: Int
 
     init(samples: Int, inputCount n: Int, outputCount m: Int) {
-        // About 64 Ki doubles of inputs and outputs per chunk, but at least 64 rows (so that each
-        // chunk's fixed costs, O(m·p) sums to allocate and merge, are spread over enough rows)
-        // unless that would need more than 2 Mi doubles (16 MiB) of rows; at most 4096 rows, and at
-        // least 64 chunks when s allows; always even, so antithetic pairs never straddle chunks.
+        // About 16 Ki doubles of inputs and outputs per chunk (with the sums' scratch, within L2),
+        // but at least 64 rows (so that each chunk's fixed costs, O(m·p) sums to allocate and
+        // merge, are spread over enough rows) unless that would need more than 2 Mi doubles
+        // (16 MiB) of rows; at most 4096 rows, and at least 64 chunks when s allows; always even,
+        // so antithetic pairs never straddle chunks.
         let width = max(1, n + m)
-        let cacheRows = max(2, min(4096, (1 << 16) / width))
+        let cacheRows = max(2, min(4096, (1 << 14) / width))
         let memoryRows = max(2, (1 << 21) / width)
         let targetRows = min(max(cacheRows, 64), memoryRows)
         let spreadRows = max(2, (samples + 63) / 64)
