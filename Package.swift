@@ -109,11 +109,15 @@ let swiftTargets: [Target] = [
     ),
     // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
     .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
+    // What the experiments share: a resumable journal of runs, jobs on worker threads, CPU time.
+    .target(name: "ExperimentSupport", path: "examples/ExperimentSupport"),
     // The camera-pose experiment of the paper's appendix D (examples/teapot-pose/README.md):
     // `swift run -c release teapot-pose`.
     .executableTarget(
         name: "teapot-pose",
-        dependencies: ["GSSCore", "GSSHost", "GSSPlots", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: [
+            "GSSCore", "GSSHost", "GSSPlots", "ExperimentSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
         path: "examples/teapot-pose", exclude: ["README.md", "run.sh"]),
 ]
 
