@@ -85,26 +85,14 @@ public struct LineChart: Sendable {
         var (xLow, xHigh) = ((xs + ticks).min() ?? 0, (xs + ticks).max() ?? 1)
         if xHigh <= xLow { (xLow, xHigh) = (xLow - 1, xHigh + 1) }
         let margin = 0.05 * (xHigh - xLow)
-        func px(_ x: Double) -> Double { left + (x - xLow + margin) / (xHigh - xLow + 2 * margin) * plotWidth }
-        func py(_ y: Double) -> Double { top + (high - transform(y)) / (high - low) * plotHeight }
+        let axes = ChartAxes(
+            left: left, top: top, width: plotWidth, height: plotHeight, low: low, high: high, logarithmic: logarithmic,
+            px: { left + ($0 - xLow + margin) / (xHigh - xLow + 2 * margin) * plotWidth })
+        let (px, py) = (axes.px, axes.py)
         func c(_ value: Double) -> String { SVGMarkup.coordinate(value) }
 
         var body = [SVGMarkup.text(title, x: (left + plotWidth / 2), y: 22, anchor: "middle", size: 14, weight: "bold")]
-        body.append("<rect x=\"\(c(left))\" y=\"\(c(top))\" width=\"\(c(plotWidth))\" height=\"\(c(plotHeight))\" fill=\"none\" stroke=\"#444\"/>")
-        let yTicks = logarithmic
-            ? stride(from: low, through: high, by: max(1, ((high - low) / 6).rounded(.up))).map { pow(10, $0) }
-            : SVGMarkup.linearTicks(low: low, high: high)
-        for tick in yTicks {
-            body.append("<line x1=\"\(c(left))\" x2=\"\(c(left + plotWidth))\" y1=\"\(c(py(tick)))\" y2=\"\(c(py(tick)))\" stroke=\"#ddd\"/>")
-            let label = logarithmic ? SVGMarkup.powerOfTenLabel(Int(log10(tick).rounded())) : SVGMarkup.tickLabel(tick)
-            body.append(SVGMarkup.text(label, x: left - 6, y: py(tick) + 4, anchor: "end", size: 11))
-        }
-        for tick in ticks {
-            body.append("<line x1=\"\(c(px(tick)))\" x2=\"\(c(px(tick)))\" y1=\"\(c(top + plotHeight))\" y2=\"\(c(top + plotHeight + 4))\" stroke=\"#444\"/>")
-            body.append(SVGMarkup.text(SVGMarkup.tickLabel(tick), x: px(tick), y: top + plotHeight + 17, anchor: "middle", size: 11))
-        }
-        body.append(SVGMarkup.text(xLabel, x: left + plotWidth / 2, y: height - 10, anchor: "middle"))
-        body.append(SVGMarkup.text(yLabel + (logarithmic ? " (log scale)" : ""), x: 16, y: top + plotHeight / 2, anchor: "middle", rotate: -90))
+        body += axes.elements(xTicks: ticks, xLabel: xLabel, yLabel: yLabel, figureHeight: height)
 
         for (index, line) in series.enumerated() {
             let color = line.color ?? LossCurveFigure.palette[index % LossCurveFigure.palette.count]
