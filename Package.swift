@@ -119,6 +119,14 @@ let swiftTargets: [Target] = [
             "GSSCore", "GSSHost", "GSSPlots", "ExperimentSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         path: "examples/teapot-pose", exclude: ["README.md", "run.sh"]),
+    // The TEM microscope-parameter experiment of the paper's appendix D (examples/tem-parameters/README.md):
+    // `swift run -c release tem-parameters`.
+    .executableTarget(
+        name: "tem-parameters",
+        dependencies: [
+            "GSSCore", "GSSHost", "GSSPlots", "ExperimentSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "examples/tem-parameters", exclude: ["README.md", "run.sh"]),
 ]
 
 let package = Package(

@@ -2,7 +2,8 @@ import Foundation
 
 /// Lines of y against a numeric x, one per series, each point with an optional interval (an error
 /// bar), series told apart by colour, marker and dash; the legend sits to the right of the plot.
-/// The y axis is linear from 0, or logarithmic when asked and every value is positive.
+/// The y axis is linear from 0, or logarithmic when asked and every point's y is positive (an
+/// error bar reaching 0 or below then runs to the bottom of the axis).
 public struct LineChart: Sendable {
     public enum Marker: String, Sendable, CaseIterable {
         case none, circle, cross, triangle, square
@@ -57,12 +58,15 @@ public struct LineChart: Sendable {
         self.xTicks = xTicks
     }
 
-    /// Every y value and interval end, for the axis range.
-    private var yValues: [Double] {
-        series.flatMap { $0.points.flatMap { [$0.y] + ($0.interval.map { [$0.lowerBound, $0.upperBound] } ?? []) } }.filter(\.isFinite)
-    }
+    private var pointValues: [Double] { series.flatMap { $0.points.map(\.y) }.filter(\.isFinite) }
 
-    public var usesLogarithmicAxis: Bool { logarithmicY && (yValues.min() ?? 0) > 0 }
+    public var usesLogarithmicAxis: Bool { logarithmicY && (pointValues.min() ?? 0) > 0 }
+
+    /// Every y value and interval end the axis must show (on a logarithmic axis the positive ones).
+    private var yValues: [Double] {
+        let ends = series.flatMap { $0.points.flatMap { $0.interval.map { [$0.lowerBound, $0.upperBound] } ?? [] } }
+        return (pointValues + ends).filter { $0.isFinite && (!usesLogarithmicAxis || $0 > 0) }
+    }
 
     /// The SVG document.
     public func svg() -> String {
@@ -103,9 +107,8 @@ public struct LineChart: Sendable {
                 body.append("<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"\(dash) points=\"\(list)\"/>")
             }
             for point in points {
-                if let interval = point.interval, interval.lowerBound.isFinite, interval.upperBound.isFinite,
-                    !logarithmic || interval.lowerBound > 0
-                {
+                if var interval = point.interval, interval.lowerBound.isFinite, interval.upperBound.isFinite {
+                    if logarithmic && interval.lowerBound <= 0 { interval = pow(10, low)...max(pow(10, low), interval.upperBound) }
                     let x = px(point.x)
                     body.append("<line x1=\"\(c(x))\" x2=\"\(c(x))\" y1=\"\(c(py(interval.lowerBound)))\" y2=\"\(c(py(interval.upperBound)))\" stroke=\"\(color)\" stroke-opacity=\"0.7\"/>")
                     for end in [interval.lowerBound, interval.upperBound] {

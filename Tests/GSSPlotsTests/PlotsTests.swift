@@ -139,5 +139,11 @@ struct PlotsTests {
         var logarithmic = chart
         logarithmic.logarithmicY = true
         #expect(logarithmic.usesLogarithmicAxis && logarithmic.svg().contains("(log scale)"))
+        // An error bar reaching below 0 keeps the logarithmic axis and runs to its bottom.
+        logarithmic.series.append(.init(label: "wide", points: [.init(x: 25, y: 0.5, interval: -1...2)]))
+        let wide = try ElementCounter.parse(logarithmic.svg())
+        // The plot area's bottom is at 420 − 48 = 372 (height minus the bottom margin).
+        let bars = (wide.attributes["line"] ?? []).filter { $0["stroke-opacity"] != nil && $0["x1"] == $0["x2"] }
+        #expect(logarithmic.usesLogarithmicAxis && bars.contains { $0["y1"] == "372" })
     }
 }
