@@ -58,10 +58,14 @@ let swiftTargets: [Target] = [
     .systemLibrary(name: "CGSSPlugin", path: "include"),
     // libffi, for calling any C function by its signature (gss --symbol).
     .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+    // OpenBLAS, for the estimators' per-chunk sums as matrix products (dgemm).
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    // Array logarithms through glibc's vector math library (libmvec), for the inverse CDFs.
+    .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
     // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
     .target(
         name: "GSSCore",
-        dependencies: [.product(name: "Numerics", package: "swift-numerics")]
+        dependencies: ["CBLAS", "CGSSVectorMath", .product(name: "Numerics", package: "swift-numerics")]
     ),
     // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
     .target(name: "CGSSSystem"),
@@ -109,6 +113,11 @@ let swiftTargets: [Target] = [
     ),
     // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
     .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
+    // In-process timings for the side-by-side benchmark (bench/run.sh): `gss-bench api|f-only`.
+    .executableTarget(
+        name: "gss-bench",
+        dependencies: ["GSSCore", "GSSHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        path: "bench/gss-bench"),
     // What the experiments share: a resumable journal of runs, jobs on worker threads, CPU time.
     .target(name: "ExperimentSupport", path: "examples/ExperimentSupport"),
     // The camera-pose experiment of the paper's appendix D (examples/teapot-pose/README.md):

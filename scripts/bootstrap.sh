@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     libfftw3-dev  # FFTW: the tem plugin's Fourier transforms
     libffi-dev    # libffi: --symbol LIB:FUNC calls any C function
+    libopenblas-dev  # OpenBLAS: the estimators' per-chunk matrix products
     zlib1g-dev    # zlib: PNG pictures (GSSPlots)
 )
 missing=()

@@ -29,6 +29,16 @@ struct RandomTests {
         #expect(image.allSatisfy { (0..<size).contains($0) })
     }
 
+    @Test("evaluating a range equals evaluating each index", arguments: [1, 3, 17, 1000, 4097])
+    func rangeEqualsPointwise(size: Int) {
+        let permutation = IndexPermutation(size: size, key: (9, 4))
+        for (first, count) in [(0, size), (size / 3, size - size / 3), (size - 1, 1)] {
+            var range = [Int](repeating: -1, count: count)
+            range.withUnsafeMutableBufferPointer { permutation.evaluate(from: first, count: count, into: $0.baseAddress!) }
+            #expect(range == (first..<(first + count)).map { permutation($0) })
+        }
+    }
+
     @Test("different keys give different permutations")
     func permutationDependsOnKey() {
         let a = (0..<64).map { IndexPermutation(size: 64, key: (1, 2))($0) }

@@ -1,3 +1,4 @@
+import CGSSVectorMath
 import RealModule
 
 /// A univariate smoothing distribution μ (the paper's Table 1), standardised (location 0, scale 1).
@@ -92,21 +93,61 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
         switch self {
         case .gaussian:
             return NormalQuantile.value(u)
-        case .logistic:
-            return Double.log(u) - Double.log(onePlus: -u)
+        case .logistic, .laplace:
+            return quantileThroughTransform(u)
         case .gumbel:
             // log u = log1p(u − 1) is exact-argument for u ≥ 1/2, where −log u is small.
             let logU = u < 0.5 ? Double.log(u) : Double.log(onePlus: u - 1)
             return -Double.log(-logU)
         case .cauchy:
             return u < 0.5 ? -1 / Double.tan(Double.pi * u) : 1 / Double.tan(Double.pi * (1 - u))
-        case .laplace:
-            return u < 0.5 ? Double.log(2 * u) : -Double.log(2 * (1 - u))
         case .triangular:
             return u < 0.5 ? -1 + (2 * u).squareRoot() : 1 - (2 * (1 - u)).squareRoot()
         case .wigner:
             return WignerSemicircle.quantile(u).noise
         }
+    }
+
+    /// The logistic quantile log(u / (1 − u)) = ±log1p(|2u − 1| / min(u, 1 − u)) for a whole array:
+    /// for u ≥ 1/2 both 2u − 1 and 1 − u are exact (and for u < 1/2, u is), so ε keeps full relative
+    /// precision near 0 and in both tails; one vectorised log1p per element. Scores are 2u − 1.
+    static func logisticTransform(
+        uniforms: UnsafePointer<Double>, count: Int, noise: UnsafeMutablePointer<Double>, score: UnsafeMutablePointer<Double>
+    ) {
+        for i in 0..<count {
+            let u = uniforms[i]
+            let centred = 2 * u - 1
+            noise[i] = abs(centred) / Swift.min(u, 1 - u)  // branch-free: min picks the exact side
+            score[i] = centred  // tanh(ε/2) = 2u − 1 exactly for the logistic quantile
+        }
+        gss_log1p_array(noise, noise, count)
+        for i in 0..<count { noise[i] = Double(signOf: score[i], magnitudeOf: noise[i]) }
+    }
+
+    /// The Laplace quantile for a whole array: log(2u) below 1/2, −log(2(1 − u)) above (1 − u is
+    /// exact there); one vectorised log per element. Scores are sign ε.
+    static func laplaceTransform(
+        uniforms: UnsafePointer<Double>, count: Int, noise: UnsafeMutablePointer<Double>, score: UnsafeMutablePointer<Double>
+    ) {
+        for i in 0..<count {
+            let u = uniforms[i]
+            noise[i] = 2 * Swift.min(u, 1 - u)
+        }
+        gss_log_array(noise, noise, count)
+        for i in 0..<count {
+            let u = uniforms[i]
+            noise[i] = u < 0.5 ? noise[i] : -noise[i]
+            score[i] = noise[i] > 0 ? 1 : (noise[i] < 0 ? -1 : 0)
+        }
+    }
+
+    /// The quantile of one uniform through the same code as `transform`, so both agree bit for bit.
+    private func quantileThroughTransform(_ u: Double) -> Double {
+        var input = u
+        var noise = 0.0
+        var score = 0.0
+        transform(uniforms: &input, count: 1, noise: &noise, score: &score)
+        return noise
     }
 
     /// Fills `noise[i] = quantile(u[i])` and `score[i] = score(noise[i])` for `count` uniforms.
@@ -124,11 +165,9 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
                 score[i] = e
             }
         case .logistic:
-            for i in 0..<count {
-                let u = uniforms[i]
-                noise[i] = Double.log(u) - Double.log(onePlus: -u)
-                score[i] = 2 * u - 1  // tanh(ε/2) = 2u − 1 exactly for the logistic quantile
-            }
+            Self.logisticTransform(uniforms: uniforms, count: count, noise: noise, score: score)
+        case .laplace:
+            Self.laplaceTransform(uniforms: uniforms, count: count, noise: noise, score: score)
         case .triangular:
             for i in 0..<count {
                 let u = uniforms[i]
@@ -148,7 +187,7 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
                 noise[i] = point.noise
                 score[i] = point.score
             }
-        case .gumbel, .cauchy, .laplace:
+        case .gumbel, .cauchy:
             for i in 0..<count {
                 let e = quantile(uniforms[i])
                 noise[i] = e

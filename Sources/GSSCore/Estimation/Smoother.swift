@@ -167,6 +167,13 @@ public struct Smoother: Sendable {
         return result
     }
 
+    /// How many samples one chunk (one black-box call, one partial sum) holds for these sizes: a
+    /// function of s, n and m alone, never of the thread count. For tools that replay the same
+    /// batches (e.g. a benchmark of the black box alone).
+    public static func rowsPerChunk(samples: Int, inputCount n: Int, outputCount m: Int) -> Int {
+        ChunkPlan(samples: samples, inputCount: n, outputCount: m).rowsPerChunk
+    }
+
     /// The noise model and score features the configuration implies (validated).
     func scoreFeatures(inputCount n: Int) throws(SmoothingError) -> ScoreFeatures {
         let scale: ScoreFeatures.Scale
@@ -210,12 +217,17 @@ struct ChunkPlan: Sendable {
     let chunkCount: Int
 
     init(samples: Int, inputCount n: Int, outputCount m: Int) {
-        // About 64 Ki doubles of inputs and outputs per chunk, at most 4096 rows, and at least
-        // 64 chunks when s allows; always even, so antithetic pairs never straddle chunks.
-        let cacheRows = max(2, min(4096, (1 << 16) / max(1, n + m)))
+        // About 64 Ki doubles of inputs and outputs per chunk, but at least 64 rows (so that each
+        // chunk's fixed costs, O(m·p) sums to allocate and merge, are spread over enough rows)
+        // unless that would need more than 2 Mi doubles (16 MiB) of rows; at most 4096 rows, and at
+        // least 64 chunks when s allows; always even, so antithetic pairs never straddle chunks.
+        let width = max(1, n + m)
+        let cacheRows = max(2, min(4096, (1 << 16) / width))
+        let memoryRows = max(2, (1 << 21) / width)
+        let targetRows = min(max(cacheRows, 64), memoryRows)
         let spreadRows = max(2, (samples + 63) / 64)
         var rows = 2
-        while rows * 2 <= min(cacheRows, spreadRows) { rows *= 2 }
+        while rows * 2 <= min(targetRows, spreadRows) { rows *= 2 }
         self.samples = samples
         rowsPerChunk = rows
         chunkCount = (samples + rows - 1) / rows
@@ -270,6 +282,7 @@ final class ChunkLane: @unchecked Sendable {
     var featureRows: [Double]
     var inputs: [Double]
     var outputs: [Double]
+    let workspace = MomentWorkspace()
 
     init(
         evaluator: any BatchEvaluator, blackBox: some BlackBox, point: [Double], features: ScoreFeatures,
@@ -346,15 +359,20 @@ final class ChunkLane: @unchecked Sendable {
         try evaluate(range: range)
         let reference = shift ?? Array(outputs[0..<m])
         if shift == nil { firstRow = reference }
-        for r in 0..<rows {
-            for i in 0..<m { outputs[r * m + i] -= reference[i] }
+        outputs.withUnsafeMutableBufferPointer { y in
+            reference.withUnsafeBufferPointer { c in
+                for r in 0..<rows {
+                    let row = y.baseAddress! + r * m
+                    for i in 0..<m { row[i] -= c[i] }
+                }
+            }
         }
         let p = features.featureCount
         var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
         var covarianceSums = covariance ? CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize) : nil
         outputs.withUnsafeBufferPointer { y in
             withFeatures { phi in
-                sums.add(responses: y.baseAddress!, features: phi, rows: rows)
+                sums.add(responses: y.baseAddress!, features: phi, rows: rows, workspace: workspace)
                 covarianceSums?.add(responses: y.baseAddress!, features: phi, rows: rows)
             }
         }
@@ -406,6 +424,22 @@ final class ChunkLane: @unchecked Sendable {
             let row = (0..<rows).first { r in (0..<m).contains { outputs[r * m + $0].isNaN } } ?? 0
             throw failure(row: row, reason: "\(error)")
         }
+        // y·0 is 0 for finite y and NaN otherwise: one branch-free pass, and a search only on failure.
+        let allFinite = outputs.withUnsafeBufferPointer { y in
+            var probes = SIMD4<Double>()  // four independent sums, so the adds overlap
+            let total = rows * m
+            var k = 0
+            while k + 4 <= total {
+                probes += SIMD4(y[k], y[k + 1], y[k + 2], y[k + 3]) * 0
+                k += 4
+            }
+            while k < total {
+                probes[0] += y[k] * 0
+                k += 1
+            }
+            return probes.sum() == 0
+        }
+        if allFinite { return }
         for r in 0..<rows {
             for i in 0..<m where !outputs[r * m + i].isFinite {
                 throw failure(row: r, reason: "it returned a non-finite output (\(outputs[r * m + i]) in output \(i))")

@@ -116,46 +116,63 @@ struct LatinHypercube: Sendable {
     let dimension: Int
     let antithetic: Bool
     let jittered: Bool
-    let generator: Philox4x32
     let permutations: [IndexPermutation]
+    /// Keys of the SplitMix64 streams (seeded from Philox) for the jitter inside a stratum and
+    /// the antithetic orientation: value k of a stream is mix(key + k·γ), cheap and by index.
+    let jitterKey: UInt64
+    let orientationKey: UInt64
 
     init(count: Int, dimension: Int, antithetic: Bool, jittered: Bool, generator: Philox4x32) {
         self.count = count
         self.dimension = dimension
         self.antithetic = antithetic
         self.jittered = jittered
-        self.generator = generator
         let strata = antithetic ? count / 2 : count
         permutations = (0..<dimension).map { d in
             let key = generator.bits(stream: RandomStream.latinPermutation.rawValue, index: UInt64(d))
             return IndexPermutation(size: strata, key: key)
         }
+        jitterKey = generator.bits(stream: RandomStream.latinJitter.rawValue, index: 0).0
+        orientationKey = generator.bits(stream: RandomStream.latinOrientation.rawValue, index: 0).0
+    }
+
+    /// Value `index` of the SplitMix64 stream with this key.
+    @inline(__always)
+    private static func streamBits(key: UInt64, index: Int) -> UInt64 {
+        SplitMix.mix(key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
     }
 
     func fill(start: Int, rows: Int, into output: UnsafeMutablePointer<Double>) {
+        guard rows > 0 else { return }
         let scale = 1 / Double(count)
-        for row in 0..<rows {
-            let sample = start + row
-            let target = output + row * dimension
-            let unit = antithetic ? sample / 2 : sample
-            let mirrored = antithetic && sample % 2 == 1
+        // Units (samples, or antithetic pairs) covered by these rows, and their strata per dimension.
+        let firstUnit = antithetic ? start / 2 : start
+        let unitCount = (antithetic ? (start + rows - 1) / 2 : start + rows - 1) - firstUnit + 1
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: unitCount) { strata in
+            // Dimension by dimension: one permutation's keys stay in registers for a whole column.
             for d in 0..<dimension {
-                var stratum = permutations[d](unit)
-                if antithetic {
-                    let flip = generator.bits(
-                        stream: RandomStream.latinOrientation.rawValue,
-                        index: UInt64(unit) &* UInt64(dimension) &+ UInt64(d)).0 & 1
-                    if flip == 1 { stratum = count - 1 - stratum }
+                permutations[d].evaluate(from: firstUnit, count: unitCount, into: strata.baseAddress!)
+                if !antithetic {
+                    // The common case, free of per-row branches: sample = unit, no mirror.
+                    for row in 0..<rows {
+                        let coordinate = (start + row) &* dimension &+ d
+                        let offset = jittered ? Double.openUnit(bits: Self.streamBits(key: jitterKey, index: coordinate)) : 0.5
+                        output[row * dimension + d] = ((Double(strata[row]) + offset) * scale).clampedToOpenUnit
+                    }
+                    continue
                 }
-                let offset =
-                    jittered
-                    ? Double.openUnit(
-                        bits: generator.bits(
-                            stream: RandomStream.latinJitter.rawValue,
-                            index: UInt64(unit) &* UInt64(dimension) &+ UInt64(d)).0)
-                    : 0.5
-                let u = ((Double(stratum) + offset) * scale).clampedToOpenUnit
-                target[d] = mirrored ? 1 - u : u
+                for row in 0..<rows {
+                    let sample = start + row
+                    let unit = sample / 2
+                    let coordinate = unit &* dimension &+ d
+                    var stratum = strata[unit - firstUnit]
+                    if Self.streamBits(key: orientationKey, index: coordinate) & 1 == 1 {
+                        stratum = count - 1 - stratum
+                    }
+                    let offset = jittered ? Double.openUnit(bits: Self.streamBits(key: jitterKey, index: coordinate)) : 0.5
+                    let u = ((Double(stratum) + offset) * scale).clampedToOpenUnit
+                    output[row * dimension + d] = sample % 2 == 1 ? 1 - u : u
+                }
             }
         }
     }

@@ -1,0 +1,18 @@
+/*
+ * gss_vector_math.h: elementwise logarithms over arrays through glibc's vector math library
+ * (libmvec), at the widest vector width the CPU supports. Every element of an array goes through
+ * the same vector routine (a partial last vector is padded), so a value's result never depends
+ * on where it sits in the array. Thread-safe; the arrays may alias (in place is fine).
+ */
+#ifndef GSS_VECTOR_MATH_H
+#define GSS_VECTOR_MATH_H
+
+#include <stddef.h>
+
+/* y[i] = log1p(x[i]) for i < count (libmvec's log1p: at most a few ulp from the exact value). */
+void gss_log1p_array(const double *x, double *y, size_t count);
+
+/* y[i] = log(x[i]) for i < count. */
+void gss_log_array(const double *x, double *y, size_t count);
+
+#endif /* GSS_VECTOR_MATH_H */
