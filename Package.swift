@@ -118,12 +118,24 @@ let swiftTargets: [Target] = [
         name: "gss-bench",
         dependencies: ["GSSCore", "GSSHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
         path: "bench/gss-bench"),
+    // What the experiments share: a resumable journal of runs, jobs on worker threads, CPU time.
+    .target(name: "ExperimentSupport", path: "examples/ExperimentSupport"),
     // The camera-pose experiment of the paper's appendix D (examples/teapot-pose/README.md):
     // `swift run -c release teapot-pose`.
     .executableTarget(
         name: "teapot-pose",
-        dependencies: ["GSSCore", "GSSHost", "GSSPlots", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: [
+            "GSSCore", "GSSHost", "GSSPlots", "ExperimentSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
         path: "examples/teapot-pose", exclude: ["README.md", "run.sh"]),
+    // The TEM microscope-parameter experiment of the paper's appendix D (examples/tem-parameters/README.md):
+    // `swift run -c release tem-parameters`.
+    .executableTarget(
+        name: "tem-parameters",
+        dependencies: [
+            "GSSCore", "GSSHost", "GSSPlots", "ExperimentSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "examples/tem-parameters", exclude: ["README.md", "run.sh"]),
 ]
 
 let package = Package(

@@ -26,11 +26,11 @@
 
 static const char *const parameter_names[TEM_PARAM_COUNT] = {"voltage", "focal_length", "x", "y"};
 
-#define TEM_OPTION_LIST                                                                          \
-    "engine, params, voltage, focal_length, x, y, size, pixel_size, defocus, cs, cc, aperture, " \
-    "cond_ap_angle, energy_spread, amplitude_contrast, dose, noise, noise_seed, rod_length, "    \
-    "simulator, timeout, jobs, particle_pdb, pdb_transf, particle_map, particle_map_im, "        \
-    "voxel_size, particle_angles, ice_thickness"
+#define TEM_OPTION_LIST                                                                        \
+    "engine, params, voltage, focal_length, x, y, size, magnification, pixel_size, defocus, cs, " \
+    "cc, aperture, cond_ap_angle, energy_spread, amplitude_contrast, dose, noise, noise_seed, "   \
+    "rod_length, simulator, timeout, jobs, particle_pdb, pdb_transf, particle_map, "             \
+    "particle_map_im, voxel_size, particle_angles, ice_thickness"
 
 /* Options that only one engine reads: giving them to the other engine is refused, not ignored. */
 static const char *const builtin_only[] = {"rod_length", NULL};
@@ -201,7 +201,9 @@ static gss_status tem_create(const gss_option *options, size_t option_count, gss
     c.base[TEM_X] = 0.0;
     c.base[TEM_Y] = 0.0;
     c.size = 400;
-    c.pixel_size_nm = 0.15;
+    /* 7.5 um detector pixels at 50,000x: 0.15 nm at the specimen, a 60 nm field at 400 pixels. */
+    c.magnification = 50000.0;
+    c.detector_pixel_um = 7.5;
     c.defocus_um = 1.0;
     c.cs_mm = 2.7;
     c.cc_mm = 2.7;
@@ -254,9 +256,12 @@ static gss_status tem_create(const gss_option *options, size_t option_count, gss
             ok = parse_long(value, 16, TEM_MAX_SIZE, &s);
             c.size = ok ? (size_t)s : c.size;
             expect = "a whole number from 16 to 2048";
+        } else if (strcmp(key, "magnification") == 0) {
+            ok = parse_real(value, 1.0, 1e8, &c.magnification);
+            expect = "a number from 1 to 1e8";
         } else if (strcmp(key, "pixel_size") == 0) {
-            ok = parse_real(value, 0.01, 10.0, &c.pixel_size_nm);
-            expect = "a number of nm from 0.01 to 10";
+            ok = parse_real(value, 0.01, 1e4, &c.detector_pixel_um);
+            expect = "a number of um (the detector pixel) from 0.01 to 10000";
         } else if (strcmp(key, "defocus") == 0) {
             ok = parse_real(value, -100.0, 100.0, &c.defocus_um);
             expect = "a number of um from -100 to 100";
@@ -326,6 +331,13 @@ static gss_status tem_create(const gss_option *options, size_t option_count, gss
         }
     }
 
+    c.pixel_size_nm = c.detector_pixel_um * 1e3 / c.magnification;
+    if (c.pixel_size_nm < 0.01 || c.pixel_size_nm > 10.0) {
+        report(error, error_capacity, "options pixel_size=%g um and magnification=%g give %g nm per "
+               "pixel at the specimen; it must lie in [0.01, 10] nm", c.detector_pixel_um,
+               c.magnification, c.pixel_size_nm);
+        goto fail;
+    }
     const char *problem = NULL;
     if (c.engine == TEM_ENGINE_BUILTIN && external_key) {
         report(error, error_capacity, "option %s applies only to engine=external", external_key);
@@ -433,10 +445,11 @@ static const gss_plugin tem_descriptor = {
         "input bits, so equal rows give equal images (external: passed as simulation:rand_seed;\n"
         "deterministic as long as the program is for a given input file, as TEM-simulator is).\n"
         "Options (defaults): engine=builtin, params=voltage,x, voltage=300, focal_length=3, x=0,\n"
-        "y=0, size=400, pixel_size=0.15 (nm), defocus=1 (um, + = underfocus), cs=2.7 (mm),\n"
-        "cc=2.7 (mm), aperture=12 (um diameter), cond_ap_angle=0.05 (mrad), energy_spread=0.7\n"
-        "(eV FWHM), amplitude_contrast=0.07, dose=5000 (e/nm^2), noise=on|off (on),\n"
-        "noise_seed=0; builtin: rod_length=40 (nm); external: simulator, timeout=600 (s),\n"
+        "y=0, size=400, magnification=50000, pixel_size=7.5 (um, the detector pixel; the pixel at\n"
+        "the specimen is pixel_size/magnification, 0.15 nm), defocus=1 (um, + = underfocus),\n"
+        "cs=2.7 (mm), cc=2.7 (mm), aperture=12 (um diameter), cond_ap_angle=0.05 (mrad),\n"
+        "energy_spread=0.7 (eV FWHM), amplitude_contrast=0.07, dose=5000 (e/nm^2), noise=on|off\n"
+        "(on), noise_seed=0; builtin: rod_length=40 (nm); external: simulator, timeout=600 (s),\n"
         "jobs=<online CPUs>, particle_pdb, pdb_transf, particle_map, particle_map_im,\n"
         "voxel_size=0.1 (nm), particle_angles=0,90,0 (deg), ice_thickness=50 (nm).",
     .flags = GSS_F_REENTRANT | GSS_F_DETERMINISTIC,

@@ -38,7 +38,6 @@ extern char **environ;
 #define TEM_HAVE_SPAWN_CHDIR 1
 #endif
 
-#define DETECTOR_PIXEL_UM 5.0  /* physical detector pixel; magnification = this / pixel_size */
 #define SAMPLE_DIAMETER_NM 1000.0
 #define MRC_HEADER_BYTES 1024
 #define OUTPUT_TAIL_BYTES 240  /* how much of the program's output an error message quotes */
@@ -245,13 +244,13 @@ static int write_input_files(const tem_config *c, const double p[TEM_PARAM_COUNT
     fprintf(f, "=== optics ===\nmagnification = %.15g\ncs = %.15g\ncc = %.15g\naperture = %.15g\n"
                "focal_length = %.17g\ncond_ap_angle = %.15g\ngen_defocus = yes\n"
                "defocus_nominal = %.15g\ndefocus_syst_error = 0\ndefocus_nonsyst_error = 0\n\n",
-            DETECTOR_PIXEL_UM * 1e3 / c->pixel_size_nm, c->cs_mm, c->cc_mm, c->aperture_um,
+            c->magnification, c->cs_mm, c->cc_mm, c->aperture_um,
             p[TEM_FOCAL_LENGTH], c->cond_ap_angle_mrad, c->defocus_um);
     /* An ideal detector (gain 1, DQE 1, flat MTF), so pixels are electron counts like builtin. */
     fprintf(f, "=== detector ===\ndet_pix_x = %zu\ndet_pix_y = %zu\npixel_size = %.15g\ngain = 1\n"
                "use_quantization = %s\ndqe = 1\nmtf_a = 0\nmtf_b = 0\nmtf_c = 1\nmtf_alpha = 0\n"
                "mtf_beta = 0\nimage_file_format = mrc\nimage_file_out = \"%s\"\n",
-            c->size, c->size, DETECTOR_PIXEL_UM, c->noise ? "yes" : "no", image);
+            c->size, c->size, c->detector_pixel_um, c->noise ? "yes" : "no", image);
     return fclose(f) == 0;
 }
 

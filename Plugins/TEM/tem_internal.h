@@ -46,7 +46,9 @@ typedef struct tem_config {
     /* Values of all four parameters when they are not in the row (and the default input). */
     double base[TEM_PARAM_COUNT];
     size_t size;             /* image is size x size pixels */
-    double pixel_size_nm;    /* pixel edge at the specimen */
+    double magnification;    /* optics: specimen to detector */
+    double detector_pixel_um; /* detector pixel edge (TEM-simulator's detector:pixel_size) */
+    double pixel_size_nm;    /* pixel edge at the specimen: detector_pixel_um * 1000 / magnification */
     double defocus_um;       /* positive = underfocus (TEM-simulator's convention) */
     double cs_mm, cc_mm;     /* spherical and chromatic aberration */
     double aperture_um;      /* objective aperture diameter in the back focal plane */

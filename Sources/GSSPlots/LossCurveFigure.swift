@@ -59,29 +59,14 @@ public struct LossCurveFigure: Sendable {
             if high == low { high = low + 1 }
         }
         if high == low { high = low + 1 }
-        func px(_ step: Double) -> Double { left + step / Double(steps - 1) * plotWidth }
-        func py(_ value: Double) -> Double { top + (high - transform(value)) / (high - low) * plotHeight }
+        let axes = ChartAxes(
+            left: left, top: top, width: plotWidth, height: plotHeight, low: low, high: high, logarithmic: logarithmic,
+            px: { left + $0 / Double(steps - 1) * plotWidth })
+        let (px, py) = (axes.px, axes.py)
 
         var body: [String] = []
         body.append(SVGMarkup.text(title, x: width / 2, y: 22, anchor: "middle", size: 14, weight: "bold"))
-        // Axes frame, grid and ticks.
-        body.append("<rect x=\"\(SVGMarkup.coordinate(left))\" y=\"\(SVGMarkup.coordinate(top))\" width=\"\(SVGMarkup.coordinate(plotWidth))\" height=\"\(SVGMarkup.coordinate(plotHeight))\" fill=\"none\" stroke=\"#444\"/>")
-        let yTicks: [Double] = logarithmic
-            ? stride(from: low, through: high, by: max(1, ((high - low) / 6).rounded(.up))).map { pow(10, $0) }
-            : SVGMarkup.linearTicks(low: low, high: high)
-        for tick in yTicks {
-            let y = SVGMarkup.coordinate(py(tick))
-            body.append("<line x1=\"\(SVGMarkup.coordinate(left))\" x2=\"\(SVGMarkup.coordinate(left + plotWidth))\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#ddd\"/>")
-            let label = logarithmic ? SVGMarkup.powerOfTenLabel(Int(log10(tick).rounded())) : SVGMarkup.tickLabel(tick)
-            body.append(SVGMarkup.text(label, x: left - 6, y: py(tick) + 4, anchor: "end", size: 11))
-        }
-        for tick in SVGMarkup.linearTicks(low: 0, high: Double(steps - 1)) {
-            let x = SVGMarkup.coordinate(px(tick))
-            body.append("<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(SVGMarkup.coordinate(top + plotHeight))\" y2=\"\(SVGMarkup.coordinate(top + plotHeight + 4))\" stroke=\"#444\"/>")
-            body.append(SVGMarkup.text(SVGMarkup.tickLabel(tick), x: px(tick), y: top + plotHeight + 17, anchor: "middle", size: 11))
-        }
-        body.append(SVGMarkup.text(xLabel, x: left + plotWidth / 2, y: height - 8, anchor: "middle"))
-        body.append(SVGMarkup.text(yLabel + (logarithmic ? " (log scale)" : ""), x: 16, y: top + plotHeight / 2, anchor: "middle", rotate: -90))
+        body += axes.elements(xTicks: SVGMarkup.linearTicks(low: 0, high: Double(steps - 1)), xLabel: xLabel, yLabel: yLabel, figureHeight: height)
         // Curves: one polyline per run of finite values.
         for (index, curve) in series.enumerated() {
             let color = curve.color ?? Self.palette[index % Self.palette.count]

@@ -84,3 +84,47 @@ enum SVGMarkup {
         return ticks
     }
 }
+
+/// The plot area of a line chart: how values map into it, and its frame, grid, ticks and axis
+/// titles (shared by `LossCurveFigure` and `LineChart`).
+struct ChartAxes {
+    let left: Double
+    let top: Double
+    let width: Double
+    let height: Double
+    /// The y range, in log10 units when `logarithmic`.
+    let low: Double
+    let high: Double
+    let logarithmic: Bool
+    /// Page x of a data x.
+    let px: (Double) -> Double
+
+    /// Page y of a data y.
+    func py(_ value: Double) -> Double {
+        top + (high - (logarithmic ? log10(value) : value)) / (high - low) * height
+    }
+
+    /// Frame, y grid lines with labels (powers of ten on a logarithmic axis), x ticks with labels,
+    /// and the axis titles (the x title on the figure's bottom line at `figureHeight`).
+    func elements(xTicks: [Double], xLabel: String, yLabel: String, figureHeight: Double) -> [String] {
+        let c = SVGMarkup.coordinate
+        var body = ["<rect x=\"\(c(left))\" y=\"\(c(top))\" width=\"\(c(width))\" height=\"\(c(height))\" fill=\"none\" stroke=\"#444\"/>"]
+        let yTicks: [Double] = logarithmic
+            ? stride(from: low, through: high, by: max(1, ((high - low) / 6).rounded(.up))).map { pow(10, $0) }
+            : SVGMarkup.linearTicks(low: low, high: high)
+        for tick in yTicks {
+            let y = c(py(tick))
+            body.append("<line x1=\"\(c(left))\" x2=\"\(c(left + width))\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#ddd\"/>")
+            let label = logarithmic ? SVGMarkup.powerOfTenLabel(Int(log10(tick).rounded())) : SVGMarkup.tickLabel(tick)
+            body.append(SVGMarkup.text(label, x: left - 6, y: py(tick) + 4, anchor: "end", size: 11))
+        }
+        for tick in xTicks {
+            let x = c(px(tick))
+            body.append("<line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(c(top + height))\" y2=\"\(c(top + height + 4))\" stroke=\"#444\"/>")
+            body.append(SVGMarkup.text(SVGMarkup.tickLabel(tick), x: px(tick), y: top + height + 17, anchor: "middle", size: 11))
+        }
+        body.append(SVGMarkup.text(xLabel, x: left + width / 2, y: figureHeight - 8, anchor: "middle"))
+        body.append(SVGMarkup.text(yLabel + (logarithmic ? " (log scale)" : ""), x: 16, y: top + height / 2, anchor: "middle", rotate: -90))
+        return body
+    }
+}

@@ -207,6 +207,11 @@ struct MinimizerTests {
         bad = good
         bad.smoothing.samples = 1
         cases.append((bad, [0, 0], "samples"))
+        bad = good
+        bad.feasibleBox = try FeasibleBox(lower: [0], upper: [1])
+        cases.append((bad, [0, 0], "the feasible box has 1 coordinates, the black box 2 inputs"))
+        bad.feasibleBox = try FeasibleBox(lower: [0, 0], upper: [1, 1])
+        cases.append((bad, [0.5, 2], "--x0 [0.5, 2.0] lies outside the feasible box [0.0, 1.0] × [0.0, 1.0]"))
         for (configuration, x0, phrase) in cases {
             do {
                 _ = try SmoothedLossMinimizer(configuration: configuration).minimize(counted, loss: loss, from: x0)
@@ -216,6 +221,35 @@ struct MinimizerTests {
             }
         }
         #expect(counter.value == 0)
+    }
+
+    @Test("a feasible box: iterates are projected into it and the descent ends at the constrained optimum", arguments: SmoothingTarget.allCases)
+    func projectedDescent(target: SmoothingTarget) throws {
+        var configuration = Self.configuration(target, steps: 400, seed: 11)
+        configuration.learningRate = 0.1
+        configuration.smoothing.samples = 256
+        // The unconstrained optimum (0.7, −0.4) lies outside: x₀ ≤ 0.5 binds.
+        configuration.feasibleBox = try FeasibleBox(lower: [-1, -1], upper: [0.5, 1])
+        let result = try SmoothedLossMinimizer(configuration: configuration, threads: 2)
+            .minimize(Self.linear, loss: .meanSquaredError(target: Self.target), from: [-1, 1])
+        #expect(result.history.allSatisfy { configuration.feasibleBox!.contains($0.x) } && configuration.feasibleBox!.contains(result.x))
+        // With x₀ = 0.5 fixed, x₁ minimises |a₁x₁ − (t − 0.5·a₀)|²: a one-dimensional least-squares fit.
+        let column0 = (0..<3).map { Self.a[2 * $0] }, column1 = (0..<3).map { Self.a[2 * $0 + 1] }
+        let residual = (0..<3).map { Self.target[$0] - 0.5 * column0[$0] }
+        let x1 = zip(column1, residual).map(*).reduce(0, +) / column1.map { $0 * $0 }.reduce(0, +)
+        let distance = ((result.x[0] - 0.5) * (result.x[0] - 0.5) + (result.x[1] - x1) * (result.x[1] - x1)).squareRoot()
+        #expect(distance < 0.02, "\(target): ended at \(result.x), \(distance) from [0.5, \(x1)]")
+    }
+
+    @Test("a feasible box projects by clamping and refuses inconsistent bounds")
+    func feasibleBox() throws {
+        let box = try FeasibleBox(lower: [0, -1], upper: [10, 1])
+        #expect(box.project([-3, 0.5]) == [0, 0.5] && box.project([11, -2]) == [10, -1] && box.project([4, 1]) == [4, 1])
+        #expect(box.contains([0, 1]) && !box.contains([0, 1.5]) && !box.contains([0]))
+        #expect(throws: SmoothingError.self) { try FeasibleBox(lower: [1], upper: [0]) }
+        #expect(throws: SmoothingError.self) { try FeasibleBox(lower: [0, 0], upper: [1]) }
+        #expect(throws: SmoothingError.self) { try FeasibleBox(lower: [], upper: []) }
+        #expect(throws: SmoothingError.self) { try FeasibleBox(lower: [-.infinity], upper: [0]) }
     }
 
     @Test("a failing black box names the step, the sample and the input")

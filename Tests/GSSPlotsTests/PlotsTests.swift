@@ -117,4 +117,33 @@ struct PlotsTests {
         // 4 bars + 2 legend swatches + the background.
         #expect(counter.counts["rect"] == 7)
     }
+
+    @Test("line chart: one polyline per series, an error bar per interval, markers by kind, points where the values say")
+    func lineChart() throws {
+        let chart = LineChart(title: "rmse & more", series: [
+            .init(label: "gaussian", points: [.init(x: 9, y: 1, interval: 0.8...1.2), .init(x: 25, y: 0.5, interval: 0.4...0.6), .init(x: 36, y: 0.25)]),
+            .init(label: "laplace", points: [.init(x: 9, y: 2), .init(x: 36, y: 1)], marker: .cross, dashed: true),
+            .init(label: "baseline", points: [.init(x: 9, y: 3)], marker: .triangle),
+        ], xLabel: "samples", yLabel: "RMSE", xTicks: [9, 25, 36])
+        let counter = try ElementCounter.parse(chart.svg())
+        // Polylines for the series with two points or more (not the lone baseline point).
+        #expect(counter.counts["polyline"] == 2 && counter.counts["polygon"] == 2)  // triangle: point + legend
+        #expect(counter.counts["circle"] == 3 + 1)
+        #expect(counter.attributes["polyline"]?.filter { $0["stroke-dasharray"] != nil }.count == 1)
+        // y is linear from 0: the top of the first error bar lies above (smaller y than) the point.
+        let circles = try #require(counter.attributes["circle"])
+        let ys = circles.prefix(3).compactMap { Double($0["cy"] ?? "") }
+        #expect(ys[0] < ys[1] && ys[1] < ys[2])  // y = 1, 0.5, 0.25 downwards on the page
+        let xs = circles.prefix(3).compactMap { Double($0["cx"] ?? "") }
+        #expect(xs[0] < xs[1] && xs[1] < xs[2] && abs((xs[1] - xs[0]) / (xs[2] - xs[0]) - 16.0 / 27) < 0.01)
+        var logarithmic = chart
+        logarithmic.logarithmicY = true
+        #expect(logarithmic.usesLogarithmicAxis && logarithmic.svg().contains("(log scale)"))
+        // An error bar reaching below 0 keeps the logarithmic axis and runs to its bottom.
+        logarithmic.series.append(.init(label: "wide", points: [.init(x: 25, y: 0.5, interval: -1...2)]))
+        let wide = try ElementCounter.parse(logarithmic.svg())
+        // The plot area's bottom is at 420 − 48 = 372 (height minus the bottom margin).
+        let bars = (wide.attributes["line"] ?? []).filter { $0["stroke-opacity"] != nil && $0["x1"] == $0["x2"] }
+        #expect(logarithmic.usesLogarithmicAxis && bars.contains { $0["y1"] == "372" })
+    }
 }

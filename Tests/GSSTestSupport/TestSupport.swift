@@ -20,6 +20,9 @@ public enum Products {
 
     public static func bundled(_ id: String) -> String { directory + "/libgss-\(id).so" }
 
+    /// The stand-in for the external TEM-simulator program (Tests/Support/FakeTEMSimulator).
+    public static var fakeTEMSimulator: String { directory + "/FakeTEMSimulator" }
+
     /// The repository root (for examples and sources used by end-to-end tests).
     public static let repositoryRoot: String = {
         var url = URL(fileURLWithPath: #filePath)

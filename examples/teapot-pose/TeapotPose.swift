@@ -4,6 +4,7 @@
 // smoothed gradients; success = the final viewing direction within 5° of the truth.
 // See examples/teapot-pose/README.md.
 import ArgumentParser
+import ExperimentSupport
 import Foundation
 import GSSCore
 import GSSHost
@@ -103,7 +104,7 @@ struct TeapotPose: ParsableCommand {
         let renderer = try Self.renderer(size: size)
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let journal = Journal(path: out + "/runs.jsonl")
+        let journal = RunJournal<RunRecord>(path: out + "/runs.jsonl")
         var records = try journal.load().filter { $0.steps == steps && $0.size == size }
         let done = Set(records.map { JobKey(seed: $0.seed, cell: $0.cell) })
         // Seed by seed (an interrupted experiment leaves whole seeds), the costliest runs of a seed first.
@@ -113,28 +114,12 @@ struct TeapotPose: ParsableCommand {
             + "\(records.count) runs in the journal, \(jobs.count) to do on \(workers) threads")
 
         let started = Date()
-        let queue = JobQueue(jobs: jobs)
-        let failures = FailureBox()
         let settings = (steps: steps, size: size)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(workers, jobs.count))) { _ in
-            while let job = queue.next() {
-                do {
-                    let (record, _) = try Self.optimize(problem: PoseProblem(seed: job.seed), cell: job.cell, steps: settings.steps,
-                                                        size: settings.size, renderer: renderer)
-                    try journal.append(record)
-                    let finished = queue.finish()
-                    if finished % max(1, jobs.count / 100) == 0 || finished == jobs.count {
-                        let elapsed = Date().timeIntervalSince(started)
-                        let remaining = elapsed / Double(finished) * Double(jobs.count - finished)
-                        log(String(format: "  %d/%d runs, %.0f s elapsed, about %.0f s to go", finished, jobs.count, elapsed, remaining))
-                    }
-                } catch {
-                    failures.record("seed \(job.seed), \(job.cell.key): \(error)")
-                    queue.stop()
-                }
-            }
+        try runJobs(jobs, threads: workers, name: { "seed \($0.seed), \($0.cell.key)" }) { job in
+            let (record, _) = try Self.optimize(problem: PoseProblem(seed: job.seed), cell: job.cell, steps: settings.steps,
+                                                size: settings.size, renderer: renderer)
+            try journal.append(record)
         }
-        if let failure = failures.first { throw ValidationError("a run failed: \(failure)") }
         let wall = Date().timeIntervalSince(started)
         records = try journal.load().filter { $0.steps == steps && $0.size == size }
         let report = Report(records: records, cells: cells, seeds: seeds, steps: steps, size: size, runsDone: jobs.count, wallSeconds: wall, threads: workers)
@@ -242,74 +227,4 @@ struct TeapotPose: ParsableCommand {
 struct JobKey: Hashable, Sendable {
     let seed: Int
     let cell: Cell
-}
-
-/// Hands out jobs to worker threads, in order.
-final class JobQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private let jobs: [JobKey]
-    private var nextIndex = 0
-    private var finished = 0
-
-    init(jobs: [JobKey]) { self.jobs = jobs }
-
-    func next() -> JobKey? {
-        lock.withLock {
-            guard nextIndex < jobs.count else { return nil }
-            defer { nextIndex += 1 }
-            return jobs[nextIndex]
-        }
-    }
-
-    /// Counts a finished job; returns how many have finished.
-    func finish() -> Int { lock.withLock { finished += 1; return finished } }
-
-    func stop() { lock.withLock { nextIndex = jobs.count } }
-}
-
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var first: String?
-    func record(_ message: String) { lock.withLock { if first == nil { first = message } } }
-}
-
-/// runs.jsonl: one JSON record per finished run, appended under a lock, so an interrupted
-/// experiment resumes where it stopped.
-final class Journal: @unchecked Sendable {
-    let path: String
-    private let lock = NSLock()
-
-    init(path: String) { self.path = path }
-
-    func load() throws -> [RunRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let decoder = JSONDecoder()
-        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
-            try decoder.decode(RunRecord.self, from: Data($0.utf8))
-        }
-    }
-
-    func append(_ record: RunRecord) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let line = try encoder.encode(record) + Data("\n".utf8)
-        try lock.withLock {
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: line)
-        }
-    }
-}
-
-/// CPU seconds used by the calling thread so far.
-func threadCPUSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + 1e-9 * Double(time.tv_nsec)
-}
-
-func log(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

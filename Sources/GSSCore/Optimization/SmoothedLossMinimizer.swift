@@ -37,11 +37,14 @@ public struct LossMinimizationConfiguration: Sendable, Equatable {
     public var scaleStart: [Double]
     /// γ at the last step: one number, or one per coordinate (equal to `scaleStart` for a constant scale).
     public var scaleEnd: [Double]
+    /// Where the iterates must stay: after every Adam step x is projected (clamped) into the box.
+    /// nil: unconstrained. The perturbed inputs x + γε of an estimate may still leave it.
+    public var feasibleBox: FeasibleBox?
 
     /// A configuration; nothing is checked until `SmoothedLossMinimizer.minimize` runs.
     public init(
         smoothing: SmoothingConfiguration, target: SmoothingTarget = .algorithm, steps: Int, learningRate: Double,
-        beta1: Double = 0.9, beta2: Double = 0.999, scaleStart: [Double], scaleEnd: [Double]
+        beta1: Double = 0.9, beta2: Double = 0.999, scaleStart: [Double], scaleEnd: [Double], feasibleBox: FeasibleBox? = nil
     ) {
         self.smoothing = smoothing
         self.target = target
@@ -51,6 +54,7 @@ public struct LossMinimizationConfiguration: Sendable, Equatable {
         self.beta2 = beta2
         self.scaleStart = scaleStart
         self.scaleEnd = scaleEnd
+        self.feasibleBox = feasibleBox
     }
 
     /// The seed of step t's estimate: a Philox hash of (base seed, t), so that steps draw
@@ -101,7 +105,8 @@ public struct MinimizationResult: Sendable, Equatable {
 /// Minimises ℓ(h(x)) for a black box h without a gradient, by Adam on smoothed gradient
 /// estimates: at step t it estimates the loss and its gradient at x_t with scale γ_t and seed
 /// `stepSeed(base, t)` — by smoothing the algorithm (∇ = Ĵᵀ∇ℓ(ĥ), section 2.3) or the objective
-/// (ℓ∘h as one scalar black box) — and takes one Adam step with learning rate η_t.
+/// (ℓ∘h as one scalar black box) — and takes one Adam step with learning rate η_t, projected into
+/// the feasible box when the configuration has one.
 ///
 /// Deterministic: the same configuration, x₀ and black box give the same bits for any thread count.
 public struct SmoothedLossMinimizer: Sendable {
@@ -130,6 +135,14 @@ public struct SmoothedLossMinimizer: Sendable {
         }
         if let bad = x0.firstIndex(where: { !$0.isFinite }) {
             throw SmoothingError.invalidConfiguration("--x0 must hold finite numbers, but entry \(bad) is \(x0[bad])")
+        }
+        if let box = settings.feasibleBox {
+            guard box.dimension == n else {
+                throw SmoothingError.invalidConfiguration("the feasible box has \(box.dimension) coordinates, the black box \(n) inputs")
+            }
+            guard box.contains(x0) else {
+                throw SmoothingError.invalidConfiguration("--x0 \(x0) lies outside the feasible box \(zip(box.lower, box.upper).map { "[\($0), \($1)]" }.joined(separator: " × "))")
+            }
         }
         guard settings.smoothing.scaleMatrix == nil else {
             throw SmoothingError.invalidConfiguration("the descent schedules a diagonal scale; a scale matrix is not supported")
@@ -163,6 +176,7 @@ public struct SmoothedLossMinimizer: Sendable {
             onStep(record)
             history.append(record)
             adam.step(&x, gradient: estimate.gradient, learningRate: record.learningRate)
+            if let box = settings.feasibleBox { x = box.project(x) }
         }
         let finalOutput = try blackBox.output(at: x, label: "the result x")
         return MinimizationResult(
