@@ -8,9 +8,12 @@ import Testing
 /// products, which must agree with the dense accumulation to rounding.
 @Suite("Moment sums with sparse responses")
 struct SparseMomentSumsTests {
+    /// Each case reaches one way of accumulating: mostly zeros (row by row over the nonzero
+    /// responses), dense, some responses zero throughout (products over the others), pairs.
     @Test(
-        "zero responses (±0) change no sum", arguments: [(1, 0.7), (1, 0.1), (2, 0.7)] as [(Int, Double)])
-    func sparseMatchesDense(unitSize: Int, zeroColumnShare: Double) {
+        "zero responses (±0) change no sum",
+        arguments: [(1, 0.7, 0.7), (1, 0.1, 0.7), (1, 0.0, 0.0), (1, 0.4, 0.0), (2, 0.7, 0.7)] as [(Int, Double, Double)])
+    func sparseMatchesDense(unitSize: Int, zeroColumnShare: Double, zeroShareElsewhere: Double) {
         let (rows, q, p) = (64, 40, 5)
         let generator = Philox4x32(seed: 11)
         func uniform(_ index: Int, _ stream: UInt32) -> Double {
@@ -22,7 +25,8 @@ struct SparseMomentSumsTests {
         let responses: [Double] = (0..<(rows * q)).map { k in
             if zeroColumns.contains(k % q) { return uniform(k, 5) < 0.5 ? 0 : -0.0 }
             let u = uniform(k, 1)
-            return u < 0.35 ? 0 : u < 0.7 ? -0.0 : u < 0.85 ? (u < 0.78 ? 1 : -1) : uniform(k, 2) * 6 - 3
+            if u < zeroShareElsewhere { return u < zeroShareElsewhere / 2 ? 0 : -0.0 }
+            return u < (1 + zeroShareElsewhere) / 2 ? (u < 0.78 ? 1 : -1) : uniform(k, 2) * 6 - 3
         }
         let features = (0..<(rows * p)).map { uniform($0, 3) * 4 - 2 }
         var sums = MomentSums(responseCount: q, featureCount: p, unitSize: unitSize)
@@ -73,6 +77,6 @@ struct SparseMomentSumsTests {
                 }
             }
         }
-        #expect(responses.filter { $0 == 0 }.count > rows * q / 2)
+        #expect(responses.filter { $0 == 0 }.count >= Int(Double(rows * q) * zeroColumnShare * 0.5))
     }
 }

@@ -80,15 +80,15 @@ public struct MomentSums: Sendable, Equatable {
         samples += rows
     }
 
-    /// Single samples as two matrix products over the batch (OpenBLAS dgemm):
-    /// first += Rᵀ[Φ | Φ∘Φ | 1] and second += (R∘R)ᵀ[Φ∘Φ | 1], since U = RΦᵀ entry by entry and,
-    /// for single samples, V = Φ. Responses that are zero in every row of the batch (most pixels of
-    /// an image, most cells of a path mask, once the first row is subtracted) add nothing, so the
-    /// products run over the other responses only when that saves at least a quarter of the work.
+    /// Single samples: first += Rᵀ[Φ | Φ∘Φ | 1] and second += (R∘R)ᵀ[Φ∘Φ | 1], since U = RΦᵀ
+    /// entry by entry and, for single samples, V = Φ. How depends on the zeros of R (the first
+    /// output row subtracted, a path mask or an image is mostly zeros):
+    /// - mostly zeros: row by row over the nonzero responses only (each adds r·[Φ | Φ∘Φ | 1]);
+    /// - some responses zero in every row: OpenBLAS dgemm over the other responses;
+    /// - otherwise: OpenBLAS dgemm over all of them, accumulated in place.
     private mutating func addSingles(
         responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace
     ) {
-        _ = blasRunsOnCallersThread
         let q = responseCount
         let p = featureCount
         let width = 2 * p + 1
@@ -114,51 +114,89 @@ public struct MomentSums: Sendable, Equatable {
                 }
             }
         }}
+        first.withUnsafeMutableBufferPointer { first in
+            second.withUnsafeMutableBufferPointer { second in
+                let prepared = workspace.takePreparation(for: responses, rows: rows)
+                switch workspace.survey(responses, rows: rows, count: q) {
+                case .sparse:
+                    Self.addSparseRows(
+                        responses: responses, design: design, rows: rows, q: q, p: p,
+                        first: first.baseAddress!, second: second.baseAddress!)
+                case .someColumns(let active):
+                    Self.addProducts(
+                        responses: responses, columns: active, design: design, rows: rows, q: q, p: p,
+                        workspace: workspace, first: first.baseAddress!, second: second.baseAddress!)
+                case .dense:
+                    Self.addProducts(
+                        responses: responses, columns: nil, design: design, rows: rows, q: q, p: p,
+                        workspace: workspace, first: first.baseAddress!, second: second.baseAddress!,
+                        squaresReady: prepared)
+                }
+            }
+        }
+    }
 
-        let active = workspace.activeResponses(responses, rows: rows, count: q, limit: q * 3 / 4) ?? UnsafeBufferPointer(start: nil, count: 0)
-        let compact = active.baseAddress != nil
-        let columns = compact ? active.count : q
+    /// Row by row, each nonzero response r adds r·[Φ | Φ∘Φ | 1] to its `first` row and r²·[Φ∘Φ | 1]
+    /// to its `second` row (zeros add exact zeros, so skipping them changes nothing).
+    private static func addSparseRows(
+        responses: UnsafePointer<Double>, design: UnsafePointer<Double>, rows: Int, q: Int, p: Int,
+        first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>
+    ) {
+        let width = 2 * p + 1
+        for row in 0..<rows {
+            let values = responses + row * q
+            let d = design + row * width
+            for a in 0..<q where values[a] != 0 {
+                let r = values[a]
+                let sums = first + a * width
+                for b in 0..<width { sums[b] += r * d[b] }
+                let r2 = r * r
+                let squares = second + a * (p + 1)
+                for b in 0...p { squares[b] += r2 * d[p + b] }
+            }
+        }
+    }
+
+    /// The two products by OpenBLAS dgemm (on the calling thread), over all responses
+    /// (`columns` nil: straight into the sums) or only the given ones (compacted, then scattered).
+    private static func addProducts(
+        responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?, design: UnsafePointer<Double>,
+        rows: Int, q: Int, p: Int, workspace: MomentWorkspace,
+        first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>, squaresReady: Bool = false
+    ) {
+        _ = blasRunsOnCallersThread
+        let width = 2 * p + 1
+        let columns = active?.count ?? q
         guard columns > 0 else { return }
         // R (or its active columns) and R∘R, rows × columns.
-        let selected = compact ? UnsafePointer(workspace.compacted) : responses
-        let squares = workspace.squares
-        if compact {
+        var selected = responses
+        if let active {
             let target = workspace.compacted
             for row in 0..<rows {
                 let source = responses + row * q
                 let destination = target + row * columns
                 for (k, a) in active.enumerated() { destination[k] = source[a] }
             }
+            selected = UnsafePointer(target)
         }
-        for k in 0..<(rows * columns) { squares[k] = selected[k] * selected[k] }
-
+        let squares = workspace.squares
+        if !squaresReady {
+            for k in 0..<(rows * columns) { squares[k] = selected[k] * selected[k] }
+        }
+        let firstOut = active == nil ? first : workspace.products
+        let secondOut = active == nil ? second : workspace.products + columns * width
+        let beta: Double = active == nil ? 1 : 0
         let (columns32, rows32, width32, secondWidth32) = (Int32(columns), Int32(rows), Int32(width), Int32(p + 1))
-        func products(into first: UnsafeMutablePointer<Double>, _ second: UnsafeMutablePointer<Double>, beta: Double) {
-            cblas_dgemm(
-                CblasRowMajor, CblasTrans, CblasNoTrans, columns32, width32, rows32, 1, selected, columns32, design,
-                width32, beta, first, width32)
-            cblas_dgemm(
-                CblasRowMajor, CblasTrans, CblasNoTrans, columns32, secondWidth32, rows32, 1, squares, columns32,
-                design + p, width32, beta, second, secondWidth32)
-        }
-        if !compact {
-            first.withUnsafeMutableBufferPointer { first in
-                second.withUnsafeMutableBufferPointer { second in
-                    products(into: first.baseAddress!, second.baseAddress!, beta: 1)
-                }
-            }
-            return
-        }
-        let firstProducts = workspace.products
-        let secondProducts = firstProducts + columns * width
-        products(into: firstProducts, secondProducts, beta: 0)
-        first.withUnsafeMutableBufferPointer { first in
-            second.withUnsafeMutableBufferPointer { second in
-                for (k, a) in active.enumerated() {
-                    for b in 0..<width { first[a * width + b] += firstProducts[k * width + b] }
-                    for b in 0...p { second[a * (p + 1) + b] += secondProducts[k * (p + 1) + b] }
-                }
-            }
+        cblas_dgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans, columns32, width32, rows32, 1, selected, columns32, design,
+            width32, beta, firstOut, width32)
+        cblas_dgemm(
+            CblasRowMajor, CblasTrans, CblasNoTrans, columns32, secondWidth32, rows32, 1, squares, columns32,
+            design + p, width32, beta, secondOut, secondWidth32)
+        guard let active else { return }
+        for (k, a) in active.enumerated() {
+            for b in 0..<width { first[a * width + b] += firstOut[k * width + b] }
+            for b in 0...p { second[a * (p + 1) + b] += secondOut[k * (p + 1) + b] }
         }
     }
 
@@ -309,6 +347,7 @@ public final class MomentWorkspace {
     /// Products over the active responses before they are added into the sums.
     private(set) var productsBuffer = Buffer<Double>()
     private var activeFlags = Buffer<UInt8>()
+    private var probeBuffer = Buffer<Double>()
     private var activeIndices = Buffer<Int>()
 
     public init() {}
@@ -317,39 +356,91 @@ public final class MomentWorkspace {
     var compacted: UnsafeMutablePointer<Double> { compactedBuffer.base }
     var products: UnsafeMutablePointer<Double> { productsBuffer.base }
 
-    func reserve(rows: Int, responses q: Int, features p: Int) {
+    public func reserve(rows: Int, responses q: Int, features p: Int) {
         design.reserve(rows * (2 * p + 1))
         squaresBuffer.reserve(rows * q)
         compactedBuffer.reserve(rows * q)
         productsBuffer.reserve(q * (3 * p + 2))
         activeFlags.reserve(q)
+        probeBuffer.reserve(q)
         activeIndices.reserve(q)
     }
 
-    /// The responses (columns of a rows × q matrix) that are nonzero in at least one row, or nil
-    /// as soon as more than `limit` of them are (then the caller takes all; dense outputs such as
-    /// a permutation matrix are recognised within the first block of rows).
-    func activeResponses(_ responses: UnsafePointer<Double>, rows: Int, count q: Int, limit: Int) -> UnsafeBufferPointer<Int>? {
+    /// How a batch's responses (a rows × q matrix) are best accumulated.
+    enum Shape {
+        /// At most a quarter of the entries are nonzero: visit the nonzero ones.
+        case sparse
+        /// At most three quarters of the responses are nonzero in some row: these.
+        case someColumns(UnsafeBufferPointer<Int>)
+        /// Otherwise.
+        case dense
+    }
+
+    /// The batch `prepare` made ready (its squares are in `squares`).
+    private var preparation: (responses: UnsafePointer<Double>, rows: Int)?
+
+    /// Subtracts `shift` (q numbers) from every row of a batch's responses in place, and in the
+    /// same pass squares them (for the products) and checks that all are finite; `add` then
+    /// reuses the squares. Returns false when a response is not finite (the batch is then
+    /// unusable). Call `reserve` first.
+    public func prepare(
+        _ responses: UnsafeMutablePointer<Double>, rows: Int, count q: Int, shift: UnsafePointer<Double>
+    ) -> Bool {
+        let squares = squaresBuffer.base
+        let probes = probeBuffer.base  // per response, Σ y·0: 0 while finite, NaN after any NaN or ±∞
+        probes.update(repeating: 0, count: q)
+        for row in 0..<rows {
+            let values = responses + row * q
+            let squared = squares + row * q
+            for a in 0..<q {
+                let value = values[a] - shift[a]
+                values[a] = value
+                squared[a] = value * value
+                probes[a] += value * 0
+            }
+        }
+        var probe = 0.0
+        for a in 0..<q { probe += probes[a] }
+        guard probe == 0 else { return false }
+        preparation = (UnsafePointer(responses), rows)
+        return true
+    }
+
+    /// Whether `prepare` prepared exactly this batch (answered once).
+    func takePreparation(for responses: UnsafePointer<Double>, rows: Int) -> Bool {
+        defer { preparation = nil }
+        return preparation.map { $0.responses == responses && $0.rows == rows } ?? false
+    }
+
+    /// Surveys the zeros of a batch's responses, 16 rows at a time, stopping as soon as the batch
+    /// is known to be dense (a permutation matrix is recognised within the first 16 rows).
+    func survey(_ responses: UnsafePointer<Double>, rows: Int, count q: Int) -> Shape {
         let flags = activeFlags.base
         flags.update(repeating: 0, count: q)
+        var nonzero = 0
         var row = 0
         while row < rows {
             let blockEnd = min(rows, row + 16)
             while row < blockEnd {
                 let values = responses + row * q
-                for a in 0..<q { flags[a] |= values[a] != 0 ? 1 : 0 }
+                for a in 0..<q {
+                    let isNonzero: UInt8 = values[a] != 0 ? 1 : 0
+                    flags[a] |= isNonzero
+                    nonzero &+= Int(isNonzero)
+                }
                 row += 1
             }
             var active = 0
             for a in 0..<q { active &+= Int(flags[a]) }
-            if active > limit { return nil }
+            if 4 * active > 3 * q && 4 * nonzero > row * q { return .dense }
         }
+        if 4 * nonzero <= rows * q { return .sparse }
         var count = 0
         for a in 0..<q where flags[a] != 0 {
             activeIndices.base[count] = a
             count += 1
         }
-        return UnsafeBufferPointer(start: activeIndices.base, count: count)
+        return 4 * count > 3 * q ? .dense : .someColumns(UnsafeBufferPointer(start: activeIndices.base, count: count))
     }
 
     /// A growable manually managed array: reused chunk after chunk without reallocation.
@@ -373,6 +464,7 @@ public final class MomentWorkspace {
         compactedBuffer.deallocate()
         productsBuffer.deallocate()
         activeFlags.deallocate()
+        probeBuffer.deallocate()
         activeIndices.deallocate()
     }
 }

@@ -111,27 +111,23 @@ public struct Smoother: Sendable {
         }
 
         let withCovariance = configuration.estimatesCovariance
-        // Chunk 0 runs first: its first output row becomes the shift that keeps the sums of
-        // squares well conditioned when outputs are large (it cancels exactly in the estimate).
-        var shift = [Double](repeating: 0, count: m)
-        let firstChunk = try lanes[0].sums(chunk: 0, plan: plan, shift: nil, firstRow: &shift, covariance: withCovariance)
-        let total = SumsBox(firstChunk)
-        progress?(plan.range(chunk: 0).count, plan.samples)
-        let shiftValue = shift
+        // Sample 0 runs first, alone: its output becomes the shift that keeps the sums of squares
+        // well conditioned when outputs are large (it cancels exactly in the estimate). Then every
+        // chunk runs in parallel, chunk 0 reusing that output instead of evaluating it again.
+        let shift = try lanes[0].firstOutput()
+        let total = SumsBox()
         let reportProgress = progress
         // Finished chunks wait for their turn to merge; bound the memory they hold (~512 MiB).
         let partialBytes = 8 * (3 * m * features.featureCount + (withCovariance ? (m * (m + 1) / 2) * (features.featureCount + 1) * 2 : 0))
         let window = max(workerCount, min(4 * workerCount, (512 << 20) / max(partialBytes, 1)))
         try OrderedParallelReduction.run(
-            chunks: plan.chunkCount - 1, workers: workerCount, window: window,
+            chunks: plan.chunkCount, workers: workerCount, window: window,
             compute: { worker, index in
-                var unused: [Double] = []
-                return try lanes[worker].sums(
-                    chunk: index + 1, plan: plan, shift: shiftValue, firstRow: &unused, covariance: withCovariance)
+                try lanes[worker].sums(chunk: index, plan: plan, shift: shift, covariance: withCovariance)
             },
             merge: { index, partial in
                 total.merge(partial)
-                reportProgress?(plan.range(chunk: index + 1).upperBound, plan.samples)
+                reportProgress?(plan.range(chunk: index).upperBound, plan.samples)
             })
 
         let baseline: MomentSums.Baseline
@@ -140,7 +136,7 @@ public struct Smoother: Sendable {
         case .fx: baseline = .constant(zip(fx!, shift).map { $0 - $1 })
         case .loo: baseline = .leaveOneOut
         }
-        let moments = total.moments.estimate(baseline: baseline)
+        let moments = total.moments!.estimate(baseline: baseline)
         var gradient = moments.gradient
         var gradientStderr = moments.gradientStderr
         features.applyDivisors(&gradient, rows: m)
@@ -248,21 +244,21 @@ struct ChunkSums: Sendable {
 
 /// Mutable total owned by the merge callback, which the reduction calls under its lock.
 private final class SumsBox: @unchecked Sendable {
-    var moments: MomentSums
+    var moments: MomentSums?
     var covariance: CovarianceSums?
 
-    init(_ first: ChunkSums) {
-        moments = first.moments
-        if let chunk = first.covariance {
-            var total = CovarianceSums(responseCount: chunk.responseCount, featureCount: chunk.featureCount, unitSize: chunk.unitSize)
-            total.mergeChunk(chunk)
-            covariance = total
-        }
-    }
-
     func merge(_ partial: ChunkSums) {
-        moments.merge(partial.moments)
-        if let chunk = partial.covariance { covariance!.mergeChunk(chunk) }
+        if moments == nil {
+            moments = partial.moments
+        } else {
+            moments!.merge(partial.moments)
+        }
+        if let chunk = partial.covariance {
+            if covariance == nil {
+                covariance = CovarianceSums(responseCount: chunk.responseCount, featureCount: chunk.featureCount, unitSize: chunk.unitSize)
+            }
+            covariance!.mergeChunk(chunk)
+        }
     }
 }
 
@@ -309,6 +305,9 @@ final class ChunkLane: @unchecked Sendable {
     func evaluateUnperturbed() throws -> [Double] {
         var y = [Double](repeating: .nan, count: m)
         try run(inputs: point, rows: 1, outputs: &y, firstSample: nil)
+        if let bad = y.firstIndex(where: { !$0.isFinite }) {
+            throw failure(inputs: point, row: 0, firstSample: nil, reason: "it returned a non-finite output (\(y[bad]) in output \(bad))")
+        }
         return y
     }
 
@@ -338,7 +337,8 @@ final class ChunkLane: @unchecked Sendable {
     }
 
     /// Generates the samples of one chunk and evaluates the black box on them (outputs unshifted).
-    private func evaluate(range: Range<Int>) throws {
+    /// `knownFirstOutput`, when given, is the output of the range's first sample, not evaluated again.
+    private func evaluate(range: Range<Int>, knownFirstOutput: [Double]? = nil, checksOutputs: Bool = true) throws {
         let rows = range.count
         uniforms.withUnsafeMutableBufferPointer { u in
             points.fill(start: range.lowerBound, rows: rows, into: u.baseAddress!)
@@ -349,26 +349,34 @@ final class ChunkLane: @unchecked Sendable {
                 features.perturb(point: point, noise: e.baseAddress!, rows: rows, into: x.baseAddress!)
             }
         }
-        try run(inputs: inputs, rows: rows, outputs: &outputs, firstSample: range.lowerBound)
+        if let knownFirstOutput {
+            for i in 0..<m { outputs[i] = knownFirstOutput[i] }
+        }
+        try run(inputs: inputs, rows: rows, outputs: &outputs, firstSample: range.lowerBound, fromRow: knownFirstOutput == nil ? 0 : 1)
+        if checksOutputs { try checkFinite(rows: rows, firstSample: range.lowerBound) }
     }
 
-    /// The sums of one chunk. With `shift` nil, the chunk's first output row is used as the shift
-    /// and returned through `firstRow`.
-    func sums(chunk: Int, plan: ChunkPlan, shift: [Double]?, firstRow: inout [Double], covariance: Bool) throws -> ChunkSums {
+    /// f at sample 0 alone (the shift of every chunk's outputs).
+    func firstOutput() throws -> [Double] {
+        try evaluate(range: 0..<1)
+        return Array(outputs[0..<m])
+    }
+
+    /// The sums of one chunk, its outputs shifted by `shift` (the output of sample 0).
+    func sums(chunk: Int, plan: ChunkPlan, shift reference: [Double], covariance: Bool) throws -> ChunkSums {
         let range = plan.range(chunk: chunk)
         let rows = range.count
-        try evaluate(range: range)
-        let reference = shift ?? Array(outputs[0..<m])
-        if shift == nil { firstRow = reference }
-        outputs.withUnsafeMutableBufferPointer { y in
-            reference.withUnsafeBufferPointer { c in
-                for r in 0..<rows {
-                    let row = y.baseAddress! + r * m
-                    for i in 0..<m { row[i] -= c[i] }
-                }
-            }
-        }
+        try evaluate(range: range, knownFirstOutput: chunk == 0 ? reference : nil, checksOutputs: false)
         let p = features.featureCount
+        // Shift, square, survey and check the outputs in one pass (a non-finite output fails here).
+        workspace.reserve(rows: rows, responses: m, features: p)
+        let finite = outputs.withUnsafeMutableBufferPointer { y in
+            reference.withUnsafeBufferPointer { workspace.prepare(y.baseAddress!, rows: rows, count: m, shift: $0.baseAddress!) }
+        }
+        if !finite {
+            for i in 0..<(rows * m) { outputs[i] += reference[i % m] }  // back to what the black box returned
+            try checkFinite(rows: rows, firstSample: range.lowerBound)
+        }
         var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
         var covarianceSums = covariance ? CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize) : nil
         outputs.withUnsafeBufferPointer { y in
@@ -401,30 +409,38 @@ final class ChunkLane: @unchecked Sendable {
         return try withFeatures(body)
     }
 
-    /// Evaluates and checks: a thrown failure or a non-finite output becomes a SmoothingError that
-    /// names the black box, the sample and its input row.
-    private func run(inputs: [Double], rows: Int, outputs: inout [Double], firstSample: Int?) throws {
-        func failure(row: Int, reason: String) -> SmoothingError {
-            let input = Array(inputs[row * n..<(row + 1) * n])
-            let which = firstSample.map { "sample \($0 + row)" } ?? "the unperturbed x"
-            return SmoothingError(
-                code: .evaluationFailed,
-                message: "\(blackBoxName) failed at \(which) (input \(formatRow(input))): \(reason)",
-                sampleIndex: firstSample.map { $0 + row }, input: input)
-        }
+    /// A failure of `sample` (nil: the unperturbed x) as a SmoothingError naming the black box,
+    /// the sample and its input row.
+    private func failure(inputs: [Double], row: Int, firstSample: Int?, reason: String) -> SmoothingError {
+        let input = Array(inputs[row * n..<(row + 1) * n])
+        let which = firstSample.map { "sample \($0 + row)" } ?? "the unperturbed x"
+        return SmoothingError(
+            code: .evaluationFailed,
+            message: "\(blackBoxName) failed at \(which) (input \(formatRow(input))): \(reason)",
+            sampleIndex: firstSample.map { $0 + row }, input: input)
+    }
+
+    /// Evaluates rows start..<rows: a thrown failure becomes a SmoothingError that names the
+    /// black box, the sample and its input row.
+    private func run(inputs: [Double], rows: Int, outputs: inout [Double], firstSample: Int?, fromRow start: Int = 0) throws {
+        guard start < rows else { return }
         do {
             try inputs.withUnsafeBufferPointer { x in
                 try outputs.withUnsafeMutableBufferPointer { y in
-                    try evaluator.evaluate(x.baseAddress!, rows: rows, into: y.baseAddress!)
+                    try evaluator.evaluate(x.baseAddress! + start * n, rows: rows - start, into: y.baseAddress! + start * m)
                 }
             }
         } catch let error as SmoothingError {
             throw error
         } catch {
-            // Blame the first row the black box marked with NaN (the ABI's convention), else row 0.
-            let row = (0..<rows).first { r in (0..<m).contains { outputs[r * m + $0].isNaN } } ?? 0
-            throw failure(row: row, reason: "\(error)")
+            // Blame the first row the black box marked with NaN (the ABI's convention), else the first.
+            let row = (start..<rows).first { r in (0..<m).contains { outputs[r * m + $0].isNaN } } ?? start
+            throw failure(inputs: inputs, row: row, firstSample: firstSample, reason: "\(error)")
         }
+    }
+
+    /// Fails on the first non-finite output among the first `rows` rows of `outputs`.
+    private func checkFinite(rows: Int, firstSample: Int?) throws {
         // y·0 is 0 for finite y and NaN otherwise: one branch-free pass, and a search only on failure.
         let allFinite = outputs.withUnsafeBufferPointer { y in
             var probes = SIMD4<Double>()  // four independent sums, so the adds overlap
@@ -443,7 +459,9 @@ final class ChunkLane: @unchecked Sendable {
         if allFinite { return }
         for r in 0..<rows {
             for i in 0..<m where !outputs[r * m + i].isFinite {
-                throw failure(row: r, reason: "it returned a non-finite output (\(outputs[r * m + i]) in output \(i))")
+                throw failure(
+                    inputs: inputs, row: r, firstSample: firstSample,
+                    reason: "it returned a non-finite output (\(outputs[r * m + i]) in output \(i))")
             }
         }
     }
