@@ -305,7 +305,14 @@ static void start_row(const tem_config *c, const struct tem_external *e, row_job
     posix_spawnattr_setflags(&attributes,
                              POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {c->simulator, input, NULL};
-    int rc = posix_spawn(&job->pid, c->simulator, &actions, &attributes, argv, environ);
+    int rc;
+    for (int attempt = 0;; ++attempt) {
+        rc = posix_spawn(&job->pid, c->simulator, &actions, &attributes, argv, environ);
+        /* ETXTBSY: the program is open for writing somewhere, typically a descriptor that another
+         * thread's fork inherited for an instant while the file was being written; retry briefly. */
+        if (rc != ETXTBSY || attempt == 200) break;
+        sleep_seconds(0.005);
+    }
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     if (rc != 0) {

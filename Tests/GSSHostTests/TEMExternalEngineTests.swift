@@ -30,8 +30,7 @@ final class SimulatorSandbox {
             exec '\(Products.fakeTEMSimulator)' "$@"
 
             """
-        try script.write(toFile: program, atomically: true, encoding: .utf8)
-        chmod(program, 0o755)
+        try writeExecutable(program, script)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: folder) }
@@ -139,9 +138,12 @@ struct TEMExternalEngineTests {
     func noiseSeed() throws {
         let sandbox = try SimulatorSandbox("noise")
         let row = [[280.0, 0.3]]
-        let first = try evaluateTEM(try sandbox.micrograph([("noise", "on"), ("noise_seed", "5")]), row).outputs[0]
-        let again = try evaluateTEM(try sandbox.micrograph([("noise", "on"), ("noise_seed", "5")]), row).outputs[0]
-        let other = try evaluateTEM(try sandbox.micrograph([("noise", "on"), ("noise_seed", "6")]), row).outputs[0]
+        func image(seed: Int) throws -> [Double] {
+            let (images, error) = try evaluateTEM(try sandbox.micrograph([("noise", "on"), ("noise_seed", "\(seed)")]), row)
+            #expect(error == nil, "\(String(describing: error))")
+            return images[0]
+        }
+        let (first, again, other) = (try image(seed: 5), try image(seed: 5), try image(seed: 6))
         #expect(first == again && first != other)
         let clean = Self.expectedImage(voltage: 280, focalLength: 3, x: 0.3, y: 0)
         #expect(Self.largestDifference(first, clean) <= 0.0011)  // the fake's noise: 0.001 × uniform
