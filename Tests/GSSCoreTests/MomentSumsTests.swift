@@ -76,4 +76,28 @@ struct MomentSumsTests {
             #expect(a.gradientStderr[k].isApproximatelyEqual(to: b.gradientStderr[k], relativeTolerance: 1e-10))
         }
     }
+
+    @Test("adding with a shift equals adding shifted responses; a non-finite response adds nothing", arguments: [1, 2])
+    func shiftingAdd(unitSize: Int) {
+        let (rows, q, p) = (24, 3, 2)
+        let r = Self.data(rows: rows, columns: q, seed: 5)
+        let f = Self.data(rows: rows, columns: p, seed: 6)
+        let shift = [0.7, -1.1, 2.5]
+        let shifted = r.indices.map { r[$0] - shift[$0 % q] }
+        var expected = MomentSums(responseCount: q, featureCount: p, unitSize: unitSize)
+        expected.add(responses: shifted, features: f, rows: rows)
+        var sums = MomentSums(responseCount: q, featureCount: p, unitSize: unitSize)
+        let workspace = MomentWorkspace()
+        let added = sums.add(responses: r, shiftedBy: shift, features: f, rows: rows, workspace: workspace)
+        #expect(added)
+        #expect(Array(UnsafeBufferPointer(start: workspace.shiftedResponses, count: rows * q)) == shifted)
+        #expect(sums == expected)
+
+        var broken = r
+        broken[5 * q + 1] = .infinity
+        var untouched = MomentSums(responseCount: q, featureCount: p, unitSize: unitSize)
+        let refused = !untouched.add(responses: broken, shiftedBy: shift, features: f, rows: rows, workspace: MomentWorkspace())
+        #expect(refused)
+        #expect(untouched == MomentSums(responseCount: q, featureCount: p, unitSize: unitSize))
+    }
 }

@@ -120,6 +120,17 @@ struct SmootherTests {
         #expect(error?.message.contains("non-finite") == true)
     }
 
+    @Test("finite outputs too far from sample 0's to subtract fail the estimate, not turn into infinities")
+    func overflowingDifferenceIsAnError() throws {
+        let box = ClosureBlackBox(inputCount: 1, outputCount: 1) { x in [x[0] > 0 ? 1.5e308 : -1.5e308] }
+        let configuration = SmoothingConfiguration(samples: 256, sampler: .mc, seed: 4)
+        let error = #expect(throws: SmoothingError.self) { try Smoother(configuration: configuration, threads: 2).estimate(box, at: [0]) }
+        #expect(error?.code == .evaluationFailed)
+        #expect(error?.message.contains("more than a double can hold") == true, "\(error?.message ?? "")")
+        let input = try #require(error?.input)
+        #expect(input[0] != 0)
+    }
+
     @Test("an error thrown by the black box fails the estimate")
     func thrownErrorIsReported() throws {
         struct Boom: Error, CustomStringConvertible { var description: String { "boom" } }

@@ -72,8 +72,35 @@ public struct MomentSums: Sendable, Equatable {
     ) {
         precondition(rows % unitSize == 0, "a batch must hold whole units")
         guard rows > 0 else { return }
+        workspace.reserve(rows: rows, responses: responseCount, features: featureCount)
+        addUnits(responses: responses, features: features, rows: rows, workspace: workspace, squaresReady: false)
+    }
+
+    /// Adds the rows of `responses` minus `shift` (q numbers) as `add(responses:features:rows:workspace:)`
+    /// does. The shifted responses go to `workspace.shiftedResponses` (`responses` is not changed),
+    /// in one pass that also squares them for the sums and checks that they are finite. Returns
+    /// false, adding nothing, when a shifted response is not finite (a response that is not, or
+    /// one too far from its shift).
+    public mutating func add(
+        responses: UnsafePointer<Double>, shiftedBy shift: UnsafePointer<Double>,
+        features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace
+    ) -> Bool {
+        precondition(rows % unitSize == 0, "a batch must hold whole units")
+        guard rows > 0 else { return true }
+        workspace.reserve(rows: rows, responses: responseCount, features: featureCount)
+        guard workspace.shiftSquareAndCheck(responses, rows: rows, count: responseCount, shift: shift) else { return false }
+        addUnits(
+            responses: workspace.shiftedResponses, features: features, rows: rows, workspace: workspace, squaresReady: true)
+        return true
+    }
+
+    /// `squaresReady`: the workspace's squares already hold these responses squared.
+    private mutating func addUnits(
+        responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace,
+        squaresReady: Bool
+    ) {
         if unitSize == 1 {
-            addSingles(responses: responses, features: features, rows: rows, workspace: workspace)
+            addSingles(responses: responses, features: features, rows: rows, workspace: workspace, squaresReady: squaresReady)
         } else {
             addPairs(responses: responses, features: features, rows: rows)
         }
@@ -87,12 +114,12 @@ public struct MomentSums: Sendable, Equatable {
     /// - some responses zero in every row: OpenBLAS dgemm over the other responses;
     /// - otherwise: OpenBLAS dgemm over all of them, accumulated in place.
     private mutating func addSingles(
-        responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace
+        responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace,
+        squaresReady: Bool
     ) {
         let q = responseCount
         let p = featureCount
         let width = 2 * p + 1
-        workspace.reserve(rows: rows, responses: q, features: p)
         let design = workspace.design.base
         for row in 0..<rows {
             let phi = features + row * p
@@ -116,7 +143,6 @@ public struct MomentSums: Sendable, Equatable {
         }}
         first.withUnsafeMutableBufferPointer { first in
             second.withUnsafeMutableBufferPointer { second in
-                let prepared = workspace.takePreparation(for: responses, rows: rows)
                 switch workspace.survey(responses, rows: rows, count: q) {
                 case .sparse:
                     Self.addSparseRows(
@@ -130,7 +156,7 @@ public struct MomentSums: Sendable, Equatable {
                     Self.addProducts(
                         responses: responses, columns: nil, design: design, rows: rows, q: q, p: p,
                         workspace: workspace, first: first.baseAddress!, second: second.baseAddress!,
-                        squaresReady: prepared)
+                        squaresReady: squaresReady)
                 }
             }
         }
@@ -171,6 +197,7 @@ public struct MomentSums: Sendable, Equatable {
         // R (or its active columns) and R∘R, rows × columns.
         var selected = responses
         if let active {
+            workspace.reserveCompaction(rows: rows, columns: columns, features: p)
             let target = workspace.compacted
             for row in 0..<rows {
                 let source = responses + row * q
@@ -340,6 +367,8 @@ let blasRunsOnCallersThread: Void = {
 public final class MomentWorkspace {
     /// rows × (2p + 1): [Φ | Φ∘Φ | 1].
     private(set) var design = Buffer<Double>()
+    /// rows × responses: the responses minus their shift (`MomentSums.add(responses:shiftedBy:…)`).
+    private var shiftedBuffer = Buffer<Double>()
     /// rows × (active) responses: R∘R.
     private(set) var squaresBuffer = Buffer<Double>()
     /// rows × active responses: the nonzero columns of R.
@@ -352,18 +381,26 @@ public final class MomentWorkspace {
 
     public init() {}
 
+    /// The shifted responses of the last `MomentSums.add(responses:shiftedBy:…)` that returned true,
+    /// rows × q row-major; valid until the workspace is used again.
+    public var shiftedResponses: UnsafePointer<Double> { UnsafePointer(shiftedBuffer.base) }
     var squares: UnsafeMutablePointer<Double> { squaresBuffer.base }
     var compacted: UnsafeMutablePointer<Double> { compactedBuffer.base }
     var products: UnsafeMutablePointer<Double> { productsBuffer.base }
 
-    public func reserve(rows: Int, responses q: Int, features p: Int) {
+    func reserve(rows: Int, responses q: Int, features p: Int) {
         design.reserve(rows * (2 * p + 1))
+        shiftedBuffer.reserve(rows * q)
         squaresBuffer.reserve(rows * q)
-        compactedBuffer.reserve(rows * q)
-        productsBuffer.reserve(q * (3 * p + 2))
         activeFlags.reserve(q)
         probeBuffer.reserve(q)
         activeIndices.reserve(q)
+    }
+
+    /// Room for the products over only some responses (needed only when some are zero throughout).
+    func reserveCompaction(rows: Int, columns: Int, features p: Int) {
+        compactedBuffer.reserve(rows * columns)
+        productsBuffer.reserve(columns * (3 * p + 2))
     }
 
     /// How a batch's responses (a rows × q matrix) are best accumulated.
@@ -376,40 +413,28 @@ public final class MomentWorkspace {
         case dense
     }
 
-    /// The batch `prepare` made ready (its squares are in `squares`).
-    private var preparation: (responses: UnsafePointer<Double>, rows: Int)?
-
-    /// Subtracts `shift` (q numbers) from every row of a batch's responses in place, and in the
-    /// same pass squares them (for the products) and checks that all are finite; `add` then
-    /// reuses the squares. Returns false when a response is not finite (the batch is then
-    /// unusable). Call `reserve` first.
-    public func prepare(
-        _ responses: UnsafeMutablePointer<Double>, rows: Int, count q: Int, shift: UnsafePointer<Double>
+    /// Writes every row of a batch's responses minus `shift` (q numbers) into `shiftedResponses`,
+    /// and in the same pass their squares into `squares`; false when one is not finite.
+    func shiftSquareAndCheck(
+        _ responses: UnsafePointer<Double>, rows: Int, count q: Int, shift: UnsafePointer<Double>
     ) -> Bool {
         let squares = squaresBuffer.base
         let probes = probeBuffer.base  // per response, Σ y·0: 0 while finite, NaN after any NaN or ±∞
         probes.update(repeating: 0, count: q)
         for row in 0..<rows {
             let values = responses + row * q
+            let shifted = shiftedBuffer.base + row * q
             let squared = squares + row * q
             for a in 0..<q {
                 let value = values[a] - shift[a]
-                values[a] = value
+                shifted[a] = value
                 squared[a] = value * value
                 probes[a] += value * 0
             }
         }
         var probe = 0.0
         for a in 0..<q { probe += probes[a] }
-        guard probe == 0 else { return false }
-        preparation = (UnsafePointer(responses), rows)
-        return true
-    }
-
-    /// Whether `prepare` prepared exactly this batch (answered once).
-    func takePreparation(for responses: UnsafePointer<Double>, rows: Int) -> Bool {
-        defer { preparation = nil }
-        return preparation.map { $0.responses == responses && $0.rows == rows } ?? false
+        return probe == 0
     }
 
     /// Surveys the zeros of a batch's responses, 16 rows at a time, stopping as soon as the batch
@@ -460,6 +485,7 @@ public final class MomentWorkspace {
 
     deinit {
         design.deallocate()
+        shiftedBuffer.deallocate()
         squaresBuffer.deallocate()
         compactedBuffer.deallocate()
         productsBuffer.deallocate()

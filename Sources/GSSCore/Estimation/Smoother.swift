@@ -368,24 +368,29 @@ final class ChunkLane: @unchecked Sendable {
         let rows = range.count
         try evaluate(range: range, knownFirstOutput: chunk == 0 ? reference : nil, checksOutputs: false)
         let p = features.featureCount
-        // Shift, square, survey and check the outputs in one pass (a non-finite output fails here).
-        workspace.reserve(rows: rows, responses: m, features: p)
-        let finite = outputs.withUnsafeMutableBufferPointer { y in
-            reference.withUnsafeBufferPointer { workspace.prepare(y.baseAddress!, rows: rows, count: m, shift: $0.baseAddress!) }
-        }
-        if !finite {
-            for i in 0..<(rows * m) { outputs[i] += reference[i % m] }  // back to what the black box returned
-            try checkFinite(rows: rows, firstSample: range.lowerBound)
-        }
         var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
-        var covarianceSums = covariance ? CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize) : nil
-        outputs.withUnsafeBufferPointer { y in
-            withFeatures { phi in
-                sums.add(responses: y.baseAddress!, features: phi, rows: rows, workspace: workspace)
-                covarianceSums?.add(responses: y.baseAddress!, features: phi, rows: rows)
+        // The moment sums shift the outputs (into the workspace) and check them in the same pass.
+        let added = outputs.withUnsafeBufferPointer { y in
+            reference.withUnsafeBufferPointer { shift in
+                withFeatures { phi in
+                    sums.add(responses: y.baseAddress!, shiftedBy: shift.baseAddress!, features: phi, rows: rows, workspace: workspace)
+                }
             }
         }
-        return ChunkSums(moments: sums, covariance: covarianceSums)
+        if !added {
+            try checkFinite(rows: rows, firstSample: range.lowerBound)
+            // Every output is finite, but one minus sample 0's output is not.
+            let row = (0..<(rows * m)).first { !(outputs[$0] - reference[$0 % m]).isFinite }! / m
+            throw failure(
+                inputs: inputs, row: row, firstSample: range.lowerBound,
+                reason: "its output differs from sample 0's by more than a double can hold")
+        }
+        if covariance {
+            var covarianceSums = CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
+            withFeatures { phi in covarianceSums.add(responses: workspace.shiftedResponses, features: phi, rows: rows) }
+            return ChunkSums(moments: sums, covariance: covarianceSums)
+        }
+        return ChunkSums(moments: sums, covariance: nil)
     }
 
     /// Evaluates one chunk of a scalar black box into values[range] (the median's first pass).

@@ -63,13 +63,10 @@ public struct IndexPermutation: Sendable {
 
     /// One pass of the network on a value of `rightBits + leftBits` bits.
     private func network(_ value: UInt64) -> UInt64 {
-        var left = UInt32(truncatingIfNeeded: value &>> UInt64(rightBits)) & leftMask
-        var right = UInt32(truncatingIfNeeded: value) & rightMask
-        left ^= Self.hash(right ^ roundKeys.0) & leftMask
-        right ^= Self.hash(left ^ roundKeys.1) & rightMask
-        left ^= Self.hash(right ^ roundKeys.2) & leftMask
-        right ^= Self.hash(left ^ roundKeys.3) & rightMask
-        return UInt64(left) &<< UInt64(rightBits) | UInt64(right)
+        var left = SIMD2<UInt32>(repeating: UInt32(truncatingIfNeeded: value &>> UInt64(rightBits)) & leftMask)
+        var right = SIMD2<UInt32>(repeating: UInt32(truncatingIfNeeded: value) & rightMask)
+        rounds(&left, &right)
+        return UInt64(left[0]) &<< UInt64(rightBits) | UInt64(right[0])
     }
 
     /// The same network on sixteen values (each below 2^32) at once.
@@ -77,27 +74,23 @@ public struct IndexPermutation: Sendable {
     private func network(_ value: SIMD16<UInt32>) -> SIMD16<UInt32> {
         var left = (value &>> rightBits) & leftMask
         var right = value & rightMask
+        rounds(&left, &right)
+        return left &<< rightBits | right
+    }
+
+    /// The four rounds, lane by lane: L ^= F₀(R), R ^= F₁(L), L ^= F₂(R), R ^= F₃(L).
+    @inline(__always)
+    private func rounds<Lanes: SIMD>(_ left: inout Lanes, _ right: inout Lanes) where Lanes.Scalar == UInt32 {
         left ^= Self.hash(right ^ roundKeys.0) & leftMask
         right ^= Self.hash(left ^ roundKeys.1) & rightMask
         left ^= Self.hash(right ^ roundKeys.2) & leftMask
         right ^= Self.hash(left ^ roundKeys.3) & rightMask
-        return left &<< rightBits | right
     }
 
-    /// "lowbias32" (C. Wellons, 2018): a 32-bit bijective integer hash with low avalanche bias.
+    /// "lowbias32" (C. Wellons, 2018), lane by lane: a 32-bit bijective integer hash with low
+    /// avalanche bias.
     @inline(__always)
-    static func hash(_ input: UInt32) -> UInt32 {
-        var x = input
-        x ^= x &>> 16
-        x &*= 0x7FEB_352D
-        x ^= x &>> 15
-        x &*= 0x846C_A68B
-        x ^= x &>> 16
-        return x
-    }
-
-    @inline(__always)
-    static func hash(_ input: SIMD16<UInt32>) -> SIMD16<UInt32> {
+    static func hash<Lanes: SIMD>(_ input: Lanes) -> Lanes where Lanes.Scalar == UInt32 {
         var x = input
         x ^= x &>> 16
         x &*= 0x7FEB_352D
