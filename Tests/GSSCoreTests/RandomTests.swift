@@ -33,10 +33,37 @@ struct RandomTests {
     func rangeEqualsPointwise(size: Int) {
         let permutation = IndexPermutation(size: size, key: (9, 4))
         for (first, count) in [(0, size), (size / 3, size - size / 3), (size - 1, 1)] {
-            var range = [Int](repeating: -1, count: count)
+            var range = [Double](repeating: -1, count: count)
             range.withUnsafeMutableBufferPointer { permutation.evaluate(from: first, count: count, into: $0.baseAddress!) }
-            #expect(range == (first..<(first + count)).map { permutation($0) })
+            #expect(range == (first..<(first + count)).map { Double(permutation($0)) })
+            // Every third slot of a strided output, the others untouched.
+            var strided = [Double](repeating: -1, count: 3 * count)
+            strided.withUnsafeMutableBufferPointer {
+                permutation.evaluate(from: first, count: count, into: $0.baseAddress! + 1, stride: 3)
+            }
+            #expect((0..<count).map { strided[3 * $0 + 1] } == range)
+            #expect((0..<count).allSatisfy { strided[3 * $0] == -1 && strided[3 * $0 + 2] == -1 })
         }
+    }
+
+    // Values from an independent Python transcription of the network (SplitMix64 keys, lowbias32
+    // rounds, cycle walking): they pin the sampler's bits, so that a faster kernel cannot drift.
+    @Test("index permutations match their known answers, in blocks and one by one")
+    func permutationKnownAnswers() {
+        let small = IndexPermutation(size: 1000, key: (42, 7))
+        let expectedSmall: [Double] = [774, 356, 110, 141, 620, 403, 533, 861, 868, 786, 502, 924]
+        #expect((0..<12).map { Double(small($0)) } == expectedSmall)
+        var block = [Double](repeating: -1, count: 16)
+        block.withUnsafeMutableBufferPointer { small.evaluate(from: 0, count: 16, into: $0.baseAddress!) }
+        #expect(Array(block.prefix(12)) == expectedSmall)
+
+        let walking = IndexPermutation(size: 4097, key: (9, 4))  // 13 bits: cycle walks often
+        let expectedTail: [Double] = [
+            178, 582, 917, 1971, 714, 2832, 2860, 2307, 1631, 2114, 129, 1206, 3083, 509, 3507, 1766, 3615,
+        ]
+        var tail = [Double](repeating: -1, count: 17)
+        tail.withUnsafeMutableBufferPointer { walking.evaluate(from: 4080, count: 17, into: $0.baseAddress!) }
+        #expect(tail == expectedTail)
     }
 
     @Test("different keys give different permutations")
