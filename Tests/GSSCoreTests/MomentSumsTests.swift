@@ -1,4 +1,5 @@
 import GSSCore
+import Numerics
 import Testing
 
 @Suite("Streaming moment sums")
@@ -99,5 +100,43 @@ struct MomentSumsTests {
         let refused = !untouched.add(responses: broken, shiftedBy: shift, features: f, rows: rows, workspace: MomentWorkspace())
         #expect(refused)
         #expect(untouched == MomentSums(responseCount: q, featureCount: p, unitSize: unitSize))
+    }
+
+    // Sizes where the fused kernel (gss_moment_products) takes dense single samples — a whole
+    // number of vectors, a partial last vector, the largest feature count — and one past its limit.
+    @Test(
+        "the fused shifted sums equal the sums of the shifted responses; a NaN or ∞ adds nothing",
+        arguments: [(8, 1), (9, 5), (25, 5), (13, 8), (25, 9)])
+    func fusedShiftingAdd(q: Int, p: Int) {
+        let rows = 40
+        let r = Self.data(rows: rows, columns: q, seed: 7)
+        let f = Self.data(rows: rows, columns: p, seed: 8)
+        let shift = (0..<q).map { 0.25 * Double($0) - 1 }
+        let shifted = r.indices.map { r[$0] - shift[$0 % q] }
+        var expected = MomentSums(responseCount: q, featureCount: p, unitSize: 1)
+        expected.add(responses: shifted, features: f, rows: rows)
+        var sums = MomentSums(responseCount: q, featureCount: p, unitSize: 1)
+        let workspace = MomentWorkspace()
+        let added = sums.add(responses: r, shiftedBy: shift, features: f, rows: rows, workspace: workspace)
+        #expect(added)
+        #expect(Array(UnsafeBufferPointer(start: workspace.shiftedResponses, count: rows * q)) == shifted)
+        #expect(sums.samples == rows)
+        #expect(sums.sumPhi == expected.sumPhi && sums.sumUnitPhi2 == expected.sumUnitPhi2)
+        for (actual, wanted) in [(sums.sumR, expected.sumR), (sums.sumUnitR2, expected.sumUnitR2),
+                                 (sums.sumRPhi, expected.sumRPhi), (sums.sumU2, expected.sumU2), (sums.sumUV, expected.sumUV)] {
+            #expect(actual.count == wanted.count)
+            for (x, y) in zip(actual, wanted) {
+                #expect(x.isApproximatelyEqual(to: y, absoluteTolerance: 1e-12, relativeTolerance: 1e-13))
+            }
+        }
+
+        for bad in [Double.nan, .infinity, -.infinity] {
+            var broken = r
+            broken[(rows - 1) * q + q - 1] = bad  // the last entry: the last, partial vector's last lane
+            var untouched = MomentSums(responseCount: q, featureCount: p, unitSize: 1)
+            let refused = !untouched.add(responses: broken, shiftedBy: shift, features: f, rows: rows, workspace: workspace)
+            #expect(refused)
+            #expect(untouched == MomentSums(responseCount: q, featureCount: p, unitSize: 1))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CBLAS
+import CGSSVectorMath
 
 /// Streaming sums for score-function estimates of the form E[(R − c) Φᵀ], where each sample i
 /// brings a response vector R_i (q numbers, e.g. f's outputs) and a feature vector Φ_i (p numbers,
@@ -77,30 +78,78 @@ public struct MomentSums: Sendable, Equatable {
     }
 
     /// Adds the rows of `responses` minus `shift` (q numbers) as `add(responses:features:rows:workspace:)`
-    /// does. The shifted responses go to `workspace.shiftedResponses` (`responses` is not changed),
-    /// in one pass that also squares them for the sums and checks that they are finite. Returns
-    /// false, adding nothing, when a shifted response is not finite (a response that is not, or
-    /// one too far from its shift).
+    /// does, in one pass that also squares them for the sums and checks that they are finite;
+    /// `responses` is not changed. With `keepingShifted`, the shifted responses stay in
+    /// `workspace.shiftedResponses` (without, the fastest path never stores them). Returns false,
+    /// adding nothing, when a shifted response is not finite (a response that is not, or one too
+    /// far from its shift).
     public mutating func add(
         responses: UnsafePointer<Double>, shiftedBy shift: UnsafePointer<Double>,
-        features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace
+        features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace, keepingShifted: Bool = true
     ) -> Bool {
         precondition(rows % unitSize == 0, "a batch must hold whole units")
         guard rows > 0 else { return true }
         workspace.reserve(rows: rows, responses: responseCount, features: featureCount)
+        // Single samples: the zeros of R decide the path (the survey's answer stays valid below).
+        let shape = unitSize == 1 ? workspace.survey(responses, shift: shift, rows: rows, count: responseCount) : nil
+        if case .dense = shape, Self.fusedKernelTakes(features: featureCount),
+            responseCount >= Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES)
+        {
+            return addShiftedFusedProducts(
+                responses: responses, shift: shift, features: features, rows: rows, workspace: workspace,
+                keepingShifted: keepingShifted)
+        }
         guard workspace.shiftSquareAndCheck(responses, rows: rows, count: responseCount, shift: shift) else { return false }
         addUnits(
-            responses: workspace.shiftedResponses, features: features, rows: rows, workspace: workspace, squaresReady: true)
+            responses: workspace.shiftedResponses, features: features, rows: rows, workspace: workspace, squaresReady: true,
+            shape: shape)
         return true
     }
 
-    /// `squaresReady`: the workspace's squares already hold these responses squared.
+    /// Whether `gss_moment_products` takes this many features (few enough for its sums to stay in
+    /// registers); fewer responses than its vector width are padded.
+    static func fusedKernelTakes(features p: Int) -> Bool {
+        p >= 1 && p <= Int(GSS_MOMENT_PRODUCTS_MAX_FEATURES)
+    }
+
+    /// Dense single samples in one fused pass (`gss_moment_products`): shift, check and both
+    /// products, into scratch first, so that a non-finite response adds nothing.
+    private mutating func addShiftedFusedProducts(
+        responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int,
+        workspace: MomentWorkspace, keepingShifted: Bool
+    ) -> Bool {
+        let (q, p) = (responseCount, featureCount)
+        let (firstWidth, secondWidth) = (self.firstWidth, self.secondWidth)
+        Self.fillDesign(features: features, rows: rows, p: p, into: workspace.design.base)
+        workspace.reserveProducts(responses: q, features: p)
+        let firstOut = workspace.products
+        let secondOut = firstOut + q * firstWidth
+        guard
+            gss_moment_products(
+                responses, shift, workspace.design.base, rows, q, p,
+                keepingShifted ? workspace.shiftedResponsesForWriting : nil, firstOut, secondOut) != 0
+        else { return false }
+        addFeatureSums(design: workspace.design.base, rows: rows)
+        first.withUnsafeMutableBufferPointer { first in
+            for k in 0..<(q * firstWidth) { first[k] += firstOut[k] }
+        }
+        second.withUnsafeMutableBufferPointer { second in
+            for k in 0..<(q * secondWidth) { second[k] += secondOut[k] }
+        }
+        samples += rows
+        return true
+    }
+
+    /// `squaresReady`: the workspace's squares already hold these responses squared; `shape`: the
+    /// workspace's survey of these responses, when already made.
     private mutating func addUnits(
         responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace,
-        squaresReady: Bool
+        squaresReady: Bool, shape: MomentWorkspace.Shape? = nil
     ) {
         if unitSize == 1 {
-            addSingles(responses: responses, features: features, rows: rows, workspace: workspace, squaresReady: squaresReady)
+            addSingles(
+                responses: responses, features: features, rows: rows, workspace: workspace, squaresReady: squaresReady,
+                shape: shape)
         } else {
             addPairs(responses: responses, features: features, rows: rows)
         }
@@ -115,35 +164,16 @@ public struct MomentSums: Sendable, Equatable {
     /// - otherwise: OpenBLAS dgemm over all of them, accumulated in place.
     private mutating func addSingles(
         responses: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace,
-        squaresReady: Bool
+        squaresReady: Bool, shape: MomentWorkspace.Shape?
     ) {
         let q = responseCount
         let p = featureCount
-        let width = 2 * p + 1
         let design = workspace.design.base
-        for row in 0..<rows {
-            let phi = features + row * p
-            let out = design + row * width
-            for b in 0..<p {
-                let value = phi[b]
-                out[b] = value
-                out[p + b] = value * value
-            }
-            out[2 * p] = 1
-        }
-        sumPhi.withUnsafeMutableBufferPointer { sumPhi in
-        sumUnitPhi2.withUnsafeMutableBufferPointer { sumUnitPhi2 in
-            for row in 0..<rows {
-                let out = design + row * width
-                for b in 0..<p {
-                    sumPhi[b] += out[b]
-                    sumUnitPhi2[b] += out[p + b]
-                }
-            }
-        }}
+        Self.fillDesign(features: features, rows: rows, p: p, into: design)
+        addFeatureSums(design: design, rows: rows)
         first.withUnsafeMutableBufferPointer { first in
             second.withUnsafeMutableBufferPointer { second in
-                switch workspace.survey(responses, rows: rows, count: q) {
+                switch shape ?? workspace.survey(responses, shift: nil, rows: rows, count: q) {
                 case .sparse:
                     Self.addSparseRows(
                         responses: responses, design: design, rows: rows, q: q, p: p,
@@ -160,6 +190,39 @@ public struct MomentSums: Sendable, Equatable {
                 }
             }
         }
+    }
+
+    /// The design rows [Φ | Φ∘Φ | 1] (rows × (2p + 1)) of single samples' features.
+    private static func fillDesign(
+        features: UnsafePointer<Double>, rows: Int, p: Int, into design: UnsafeMutablePointer<Double>
+    ) {
+        let width = 2 * p + 1
+        for row in 0..<rows {
+            let phi = features + row * p
+            let out = design + row * width
+            for b in 0..<p {
+                let value = phi[b]
+                out[b] = value
+                out[p + b] = value * value
+            }
+            out[2 * p] = 1
+        }
+    }
+
+    /// ΣΦ and ΣΦ∘Φ of single samples, from their design rows.
+    private mutating func addFeatureSums(design: UnsafePointer<Double>, rows: Int) {
+        let p = featureCount
+        let width = 2 * p + 1
+        sumPhi.withUnsafeMutableBufferPointer { sumPhi in
+        sumUnitPhi2.withUnsafeMutableBufferPointer { sumUnitPhi2 in
+            for row in 0..<rows {
+                let out = design + row * width
+                for b in 0..<p {
+                    sumPhi[b] += out[b]
+                    sumUnitPhi2[b] += out[p + b]
+                }
+            }
+        }}
     }
 
     /// Row by row, each nonzero response r adds r·[Φ | Φ∘Φ | 1] to its `first` row and r²·[Φ∘Φ | 1]
@@ -183,28 +246,31 @@ public struct MomentSums: Sendable, Equatable {
         }
     }
 
-    /// The two products by OpenBLAS dgemm (on the calling thread), over all responses
-    /// (`columns` nil: straight into the sums) or only the given ones (compacted, then scattered).
+    /// The two products over all responses (`columns` nil) or only the given ones: by the fused
+    /// kernel for at most 8 features (each entry an in-order sum over the rows, whatever p and q,
+    /// so that the Jacobian's bits do not change when scale features are added), else by
+    /// OpenBLAS dgemm on the calling thread.
     private static func addProducts(
         responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?, design: UnsafePointer<Double>,
         rows: Int, q: Int, p: Int, workspace: MomentWorkspace,
         first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>, squaresReady: Bool = false
     ) {
-        _ = blasRunsOnCallersThread
-        let width = 2 * p + 1
         let columns = active?.count ?? q
         guard columns > 0 else { return }
+        if fusedKernelTakes(features: p) {
+            addFusedProducts(
+                responses: responses, columns: active, design: design, rows: rows, q: q, p: p, workspace: workspace,
+                first: first, second: second)
+            return
+        }
+        _ = blasRunsOnCallersThread
+        let width = 2 * p + 1
         // R (or its active columns) and R∘R, rows × columns.
         var selected = responses
         if let active {
             workspace.reserveCompaction(rows: rows, columns: columns, features: p)
-            let target = workspace.compacted
-            for row in 0..<rows {
-                let source = responses + row * q
-                let destination = target + row * columns
-                for (k, a) in active.enumerated() { destination[k] = source[a] }
-            }
-            selected = UnsafePointer(target)
+            compact(responses, columns: active, rows: rows, q: q, stride: columns, into: workspace.compacted)
+            selected = UnsafePointer(workspace.compacted)
         }
         let squares = workspace.squares
         if !squaresReady {
@@ -221,6 +287,65 @@ public struct MomentSums: Sendable, Equatable {
             CblasRowMajor, CblasTrans, CblasNoTrans, columns32, secondWidth32, rows32, 1, squares, columns32,
             design + p, width32, beta, secondOut, secondWidth32)
         guard let active else { return }
+        scatterAdd(firstOut, secondOut, columns: active, p: p, first: first, second: second)
+    }
+
+    /// `addProducts` by `gss_moment_products` (unshifted: the responses here are already shifted).
+    /// Fewer responses than its vector width are padded with zero columns.
+    private static func addFusedProducts(
+        responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?, design: UnsafePointer<Double>,
+        rows: Int, q: Int, p: Int, workspace: MomentWorkspace,
+        first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>
+    ) {
+        let columns = active?.count ?? q
+        let lanes = max(columns, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
+        var selected = responses
+        if active != nil || lanes != columns {
+            workspace.reserveCompaction(rows: rows, columns: lanes, features: p)
+            let target = workspace.compacted
+            if let active {
+                compact(responses, columns: active, rows: rows, q: q, stride: lanes, into: target)
+            } else {
+                for row in 0..<rows {
+                    for a in 0..<q { target[row * lanes + a] = responses[row * q + a] }
+                }
+            }
+            for row in 0..<rows {
+                for k in columns..<lanes { target[row * lanes + k] = 0 }
+            }
+            selected = UnsafePointer(target)
+        }
+        workspace.reserveFusedScratch(rows: rows, lanes: lanes, features: p)
+        let firstOut = workspace.products
+        let secondOut = firstOut + lanes * (2 * p + 1)
+        // The shifted copy the kernel writes is not needed here: it goes to scratch.
+        _ = gss_moment_products(selected, workspace.zeros, design, rows, lanes, p, workspace.fusedSink, firstOut, secondOut)
+        if let active {
+            scatterAdd(firstOut, secondOut, columns: active, p: p, first: first, second: second)
+        } else {
+            for k in 0..<(columns * (2 * p + 1)) { first[k] += firstOut[k] }
+            for k in 0..<(columns * (p + 1)) { second[k] += secondOut[k] }
+        }
+    }
+
+    /// Row by row, the given columns of `responses` (rows × q) into `target` (rows × stride).
+    private static func compact(
+        _ responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>, rows: Int, q: Int, stride: Int,
+        into target: UnsafeMutablePointer<Double>
+    ) {
+        for row in 0..<rows {
+            let source = responses + row * q
+            let destination = target + row * stride
+            for (k, a) in active.enumerated() { destination[k] = source[a] }
+        }
+    }
+
+    /// Adds products over the active responses (row k for response active[k]) into the sums.
+    private static func scatterAdd(
+        _ firstOut: UnsafePointer<Double>, _ secondOut: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>,
+        p: Int, first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>
+    ) {
+        let width = 2 * p + 1
         for (k, a) in active.enumerated() {
             for b in 0..<width { first[a * width + b] += firstOut[k * width + b] }
             for b in 0...p { second[a * (p + 1) + b] += secondOut[k * (p + 1) + b] }
@@ -376,14 +501,21 @@ public final class MomentWorkspace {
     /// Products over the active responses before they are added into the sums.
     private(set) var productsBuffer = Buffer<Double>()
     private var activeFlags = Buffer<UInt8>()
-    private var probeBuffer = Buffer<Double>()
+    /// Zeros (at least q, and at least the fused kernel's vector width): the shift of responses
+    /// taken as they are.
+    private var zeroBuffer = Buffer<Double>()
+    var zeros: UnsafeMutablePointer<Double> { zeroBuffer.base }
+    /// Where the fused kernel writes the shifted copy nobody reads (responses already shifted).
+    private var fusedSinkBuffer = Buffer<Double>()
+    var fusedSink: UnsafeMutablePointer<Double> { fusedSinkBuffer.base }
     private var activeIndices = Buffer<Int>()
 
     public init() {}
 
-    /// The shifted responses of the last `MomentSums.add(responses:shiftedBy:…)` that returned true,
-    /// rows × q row-major; valid until the workspace is used again.
+    /// The shifted responses of the last `MomentSums.add(responses:shiftedBy:…:keepingShifted: true)`
+    /// that returned true, rows × q row-major; valid until the workspace is used again.
     public var shiftedResponses: UnsafePointer<Double> { UnsafePointer(shiftedBuffer.base) }
+    var shiftedResponsesForWriting: UnsafeMutablePointer<Double> { shiftedBuffer.base }
     var squares: UnsafeMutablePointer<Double> { squaresBuffer.base }
     var compacted: UnsafeMutablePointer<Double> { compactedBuffer.base }
     var products: UnsafeMutablePointer<Double> { productsBuffer.base }
@@ -393,14 +525,27 @@ public final class MomentWorkspace {
         shiftedBuffer.reserve(rows * q)
         squaresBuffer.reserve(rows * q)
         activeFlags.reserve(q)
-        probeBuffer.reserve(q)
+        let zeroCount = max(q, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
+        zeroBuffer.reserve(zeroCount)
+        zeroBuffer.base.update(repeating: 0, count: zeroCount)
         activeIndices.reserve(q)
     }
 
     /// Room for the products over only some responses (needed only when some are zero throughout).
     func reserveCompaction(rows: Int, columns: Int, features p: Int) {
         compactedBuffer.reserve(rows * columns)
-        productsBuffer.reserve(columns * (3 * p + 2))
+        reserveProducts(responses: columns, features: p)
+    }
+
+    /// Room for `addFusedProducts` over `lanes` (padded) responses.
+    func reserveFusedScratch(rows: Int, lanes: Int, features p: Int) {
+        fusedSinkBuffer.reserve(rows * lanes)
+        reserveProducts(responses: lanes, features: p)
+    }
+
+    /// Room for both products over this many responses before they are added into the sums.
+    func reserveProducts(responses q: Int, features p: Int) {
+        productsBuffer.reserve(q * (3 * p + 2))
     }
 
     /// How a batch's responses (a rows × q matrix) are best accumulated.
@@ -418,29 +563,15 @@ public final class MomentWorkspace {
     func shiftSquareAndCheck(
         _ responses: UnsafePointer<Double>, rows: Int, count q: Int, shift: UnsafePointer<Double>
     ) -> Bool {
-        let squares = squaresBuffer.base
-        let probes = probeBuffer.base  // per response, Σ y·0: 0 while finite, NaN after any NaN or ±∞
-        probes.update(repeating: 0, count: q)
-        for row in 0..<rows {
-            let values = responses + row * q
-            let shifted = shiftedBuffer.base + row * q
-            let squared = squares + row * q
-            for a in 0..<q {
-                let value = values[a] - shift[a]
-                shifted[a] = value
-                squared[a] = value * value
-                probes[a] += value * 0
-            }
-        }
-        var probe = 0.0
-        for a in 0..<q { probe += probes[a] }
-        return probe == 0
+        gss_shift_square_check(responses, shift, rows, q, shiftedBuffer.base, squaresBuffer.base) != 0
     }
 
-    /// Surveys the zeros of a batch's responses, 16 rows at a time, stopping as soon as the batch
-    /// is known to be dense (a permutation matrix is recognised within the first 16 rows).
-    func survey(_ responses: UnsafePointer<Double>, rows: Int, count q: Int) -> Shape {
+    /// Surveys the zeros of a batch's responses minus `shift` (nil: the responses themselves), 16
+    /// rows at a time, stopping as soon as the batch is known to be dense (a permutation matrix is
+    /// recognised within the first 16 rows). A response is zero where it equals its shift.
+    func survey(_ responses: UnsafePointer<Double>, shift: UnsafePointer<Double>?, rows: Int, count q: Int) -> Shape {
         let flags = activeFlags.base
+        let reference = shift ?? UnsafePointer(zeros)
         flags.update(repeating: 0, count: q)
         var nonzero = 0
         var row = 0
@@ -449,7 +580,7 @@ public final class MomentWorkspace {
             while row < blockEnd {
                 let values = responses + row * q
                 for a in 0..<q {
-                    let isNonzero: UInt8 = values[a] != 0 ? 1 : 0
+                    let isNonzero: UInt8 = values[a] != reference[a] ? 1 : 0
                     flags[a] |= isNonzero
                     nonzero &+= Int(isNonzero)
                 }
@@ -490,7 +621,8 @@ public final class MomentWorkspace {
         compactedBuffer.deallocate()
         productsBuffer.deallocate()
         activeFlags.deallocate()
-        probeBuffer.deallocate()
+        zeroBuffer.deallocate()
+        fusedSinkBuffer.deallocate()
         activeIndices.deallocate()
     }
 }

@@ -369,11 +369,14 @@ final class ChunkLane: @unchecked Sendable {
         try evaluate(range: range, knownFirstOutput: chunk == 0 ? reference : nil, checksOutputs: false)
         let p = features.featureCount
         var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
-        // The moment sums shift the outputs (into the workspace) and check them in the same pass.
+        // The moment sums shift the outputs and check them in the same pass, keeping the shifted
+        // outputs in the workspace only for the covariance sums.
         let added = outputs.withUnsafeBufferPointer { y in
             reference.withUnsafeBufferPointer { shift in
                 withFeatures { phi in
-                    sums.add(responses: y.baseAddress!, shiftedBy: shift.baseAddress!, features: phi, rows: rows, workspace: workspace)
+                    sums.add(
+                        responses: y.baseAddress!, shiftedBy: shift.baseAddress!, features: phi, rows: rows,
+                        workspace: workspace, keepingShifted: covariance)
                 }
             }
         }

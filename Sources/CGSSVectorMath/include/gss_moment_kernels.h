@@ -1,0 +1,33 @@
+/*
+ * gss_moment_kernels.h: the per-chunk sums of the score-function estimators (GSSCore's
+ * MomentSums), in C so that they run at the widest vector width the CPU supports (AVX-512, AVX2,
+ * else SSE2), chosen once per process. Floating point without contraction: each width rounds
+ * every multiply and add separately. Thread-safe; no function keeps a pointer after it returns.
+ */
+#ifndef GSS_MOMENT_KERNELS_H
+#define GSS_MOMENT_KERNELS_H
+
+#include <stddef.h>
+
+/* shifted[r·q + a] = responses[r·q + a] − shift[a] and squared[…] = shifted², for r < rows, a < q.
+ * Returns 1 when every shifted value is finite, else 0 (the outputs are then partly written). */
+int gss_shift_square_check(
+    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared);
+
+/* The shapes gss_moment_products takes: at most this many features, at least this many responses. */
+enum { GSS_MOMENT_PRODUCTS_MAX_FEATURES = 8, GSS_MOMENT_PRODUCTS_MIN_RESPONSES = 8 };
+
+/* The two products of a chunk in one pass over its responses, fused with their shift. With
+ * R = responses − shift (rows × q, row-major) and design rows D = [φ (p) | φ∘φ (p) | 1]
+ * (rows × (2p + 1), row-major), writes (does not accumulate)
+ *   first  = Rᵀ D             (q × (2p + 1), row-major),
+ *   second = (R∘R)ᵀ D[:, p…2p] (q × (p + 1), row-major),
+ *   shifted = R               (rows × q, row-major; skipped when shifted is NULL),
+ * each entry a sum over the rows in order (so an entry's bits do not depend on p or q). Needs 1 ≤ p ≤ GSS_MOMENT_PRODUCTS_MAX_FEATURES and
+ * q ≥ GSS_MOMENT_PRODUCTS_MIN_RESPONSES. Returns 1 when every entry of R is finite, else 0 (first
+ * and second then hold no meaningful numbers; also 0, writing nothing, for sizes outside these). */
+int gss_moment_products(
+    const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+    double *shifted, double *first, double *second);
+
+#endif /* GSS_MOMENT_KERNELS_H */

@@ -1,0 +1,128 @@
+/*
+ * The estimators' per-chunk sums (gss_moment_kernels.h), one body per vector width.
+ */
+#include "gss_moment_kernels.h"
+#include "vector_width.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Every multiply and add rounds on its own, as in the Swift fallbacks, at every width. */
+#pragma STDC FP_CONTRACT OFF
+
+/* ---- Shift, square, check ---- */
+
+/* out = values − pattern and out² = out∘out over count numbers; clears *finite on NaN or ±∞. */
+INLINE void shift_span(
+    const double *restrict values, const double *restrict pattern, size_t count, double *restrict out,
+    double *restrict out2, int *finite) {
+    int all = 1;  /* an integer reduction, so that it vectorises */
+    for (size_t k = 0; k < count; ++k) {
+        const double value = values[k] - pattern[k];
+        out[k] = value;
+        out2[k] = value * value;
+        all &= fabs(value) <= DBL_MAX;
+    }
+    *finite &= all;
+}
+
+enum { SHIFT_TILE_ROWS = 8, SHIFT_TILE_MAX_WIDTH = 64 };
+
+INLINE void shift_square_check_body(
+    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared,
+    int *finite) {
+    *finite = 1;
+    size_t r = 0;
+    if (q < SHIFT_TILE_MAX_WIDTH) {
+        /* Narrow rows: eight at a time against eight copies of the shift, one long vector loop. */
+        double tile[SHIFT_TILE_ROWS * SHIFT_TILE_MAX_WIDTH];
+        for (size_t t = 0; t < SHIFT_TILE_ROWS; ++t) memcpy(tile + t * q, shift, q * sizeof *shift);
+        for (; r + SHIFT_TILE_ROWS <= rows; r += SHIFT_TILE_ROWS)
+            shift_span(responses + r * q, tile, SHIFT_TILE_ROWS * q, shifted + r * q, squared + r * q, finite);
+    }
+    for (; r < rows; ++r) shift_span(responses + r * q, shift, q, shifted + r * q, squared + r * q, finite);
+}
+
+DEFINE_WIDTHS(shift_square_check,
+    (const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared,
+        int *finite),
+    (responses, shift, rows, q, shifted, squared, finite))
+
+int gss_shift_square_check(
+    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared) {
+    int finite = 0;
+    shift_square_check(responses, shift, rows, q, shifted, squared, &finite);
+    return finite;
+}
+
+/* ---- The fused products ---- */
+
+/* Eight responses at a time (GSS_MOMENT_PRODUCTS_MIN_RESPONSES), their 3p + 2 sums in registers:
+ * a vector type of eight doubles is one register with AVX-512, two with AVX2, four with SSE2. */
+typedef double lanes_f64 __attribute__((vector_size(64)));
+typedef int64_t lanes_i64 __attribute__((vector_size(64)));
+enum { LANES = 8, MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2 };
+
+/* p is a constant in every instantiation (see moment_products_body), so the sums stay in registers. */
+INLINE int moment_products_fixed(
+    const double *restrict responses, const double *restrict shift, const double *restrict design, size_t rows,
+    size_t q, const size_t p, double *restrict shifted, double *restrict first, double *restrict second) {
+    const size_t width = 2 * p + 1, second_width = p + 1;
+    const lanes_i64 exponent = (lanes_i64){0} + 0x7FF0000000000000ll;
+    lanes_i64 finite = (lanes_i64){0} - 1;
+    for (size_t block = 0; block < q; block += LANES) {
+        /* A last partial block moves back to end at q: its first lanes repeat finished responses. */
+        const size_t base = block + LANES <= q ? block : q - LANES;
+        lanes_f64 offset, sums[MAX_SUMS];
+        memcpy(&offset, shift + base, sizeof offset);
+        for (size_t b = 0; b < 3 * p + 2; ++b) sums[b] = (lanes_f64){0};
+        for (size_t row = 0; row < rows; ++row) {
+            lanes_f64 r;
+            memcpy(&r, responses + row * q + base, sizeof r);
+            r = r - offset;
+            if (shifted) memcpy(shifted + row * q + base, &r, sizeof r);
+            lanes_i64 bits;
+            memcpy(&bits, &r, sizeof bits);
+            finite &= (bits & exponent) != exponent;
+            const lanes_f64 r2 = r * r;
+            const double *d = design + row * width;
+            for (size_t b = 0; b < width; ++b) sums[b] += r * d[b];
+            for (size_t b = 0; b < second_width; ++b) sums[width + b] += r2 * d[p + b];
+        }
+        for (size_t lane = block - base; lane < LANES; ++lane) {
+            for (size_t b = 0; b < width; ++b) first[(base + lane) * width + b] = sums[b][lane];
+            for (size_t b = 0; b < second_width; ++b) second[(base + lane) * second_width + b] = sums[width + b][lane];
+        }
+    }
+    int all = 1;
+    for (size_t lane = 0; lane < LANES; ++lane) all &= finite[lane] != 0;
+    return all;
+}
+
+INLINE void moment_products_body(
+    const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+    double *shifted, double *first, double *second, int *finite) {
+    switch (p) {
+#define CASE(features) \
+    case features: *finite = moment_products_fixed(responses, shift, design, rows, q, features, shifted, first, second); break;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+    default: *finite = 0; break;  /* outside the contract (the header's limits) */
+    }
+}
+
+DEFINE_WIDTHS(moment_products,
+    (const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+        double *shifted, double *first, double *second, int *finite),
+    (responses, shift, design, rows, q, p, shifted, first, second, finite))
+
+int gss_moment_products(
+    const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+    double *shifted, double *first, double *second) {
+    if (p < 1 || p > GSS_MOMENT_PRODUCTS_MAX_FEATURES || q < GSS_MOMENT_PRODUCTS_MIN_RESPONSES) return 0;
+    int finite = 0;
+    moment_products(responses, shift, design, rows, q, p, shifted, first, second, &finite);
+    return finite;
+}
