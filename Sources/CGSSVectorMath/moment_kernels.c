@@ -57,6 +57,69 @@ int gss_shift_square_check(
     return finite;
 }
 
+/* ---- Design rows ---- */
+
+enum { DESIGN_MAX_UNROLLED = GSS_MOMENT_PRODUCTS_MAX_FEATURES };
+
+/* With p a constant (see moment_design_body), the running sums stay in registers. */
+INLINE void moment_design_fixed(
+    const double *restrict features, size_t rows, const size_t p, double *restrict design, double *restrict sum_phi,
+    double *restrict sum_phi2) {
+    double sums[DESIGN_MAX_UNROLLED], squares[DESIGN_MAX_UNROLLED];
+    for (size_t b = 0; b < p; ++b) {
+        sums[b] = sum_phi[b];
+        squares[b] = sum_phi2[b];
+    }
+    for (size_t row = 0; row < rows; ++row) {
+        const double *phi = features + row * p;
+        double *out = design + row * (2 * p + 1);
+        for (size_t b = 0; b < p; ++b) {
+            const double value = phi[b], square = value * value;
+            out[b] = value;
+            out[p + b] = square;
+            sums[b] += value;
+            squares[b] += square;
+        }
+        out[2 * p] = 1;
+    }
+    for (size_t b = 0; b < p; ++b) {
+        sum_phi[b] = sums[b];
+        sum_phi2[b] = squares[b];
+    }
+}
+
+INLINE void moment_design_body(
+    const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2) {
+    switch (p) {
+#define CASE(count) \
+    case count: moment_design_fixed(features, rows, count, design, sum_phi, sum_phi2); return;
+    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#undef CASE
+    default: break;
+    }
+    for (size_t row = 0; row < rows; ++row) {  /* many features: column sums through memory */
+        const double *phi = features + row * p;
+        double *out = design + row * (2 * p + 1);
+        for (size_t b = 0; b < p; ++b) {
+            const double value = phi[b], square = value * value;
+            out[b] = value;
+            out[p + b] = square;
+            sum_phi[b] += value;
+            sum_phi2[b] += square;
+        }
+        out[2 * p] = 1;
+    }
+}
+
+DEFINE_WIDTHS(moment_design,
+    (const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2),
+    (features, rows, p, design, sum_phi, sum_phi2))
+
+void gss_moment_design(
+    const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2) {
+    moment_design(features, rows, p, design, sum_phi, sum_phi2);
+}
+
 /* ---- The fused products ---- */
 
 /* Eight responses at a time (GSS_MOMENT_PRODUCTS_MIN_RESPONSES), their 3p + 2 sums in registers:

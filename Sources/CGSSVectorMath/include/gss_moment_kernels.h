@@ -14,6 +14,12 @@
 int gss_shift_square_check(
     const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared);
 
+/* The design rows D = [φ | φ∘φ | 1] (rows × (2p + 1), row-major) of single samples' features φ
+ * (rows × p, row-major), adding Σφ to sum_phi[0..<p] and Σφ∘φ to sum_phi2[0..<p], each an in-order
+ * sum over the rows onto the value already there. Any p ≥ 1. */
+void gss_moment_design(
+    const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2);
+
 /* The shapes gss_moment_products takes: at most this many features, at least this many responses. */
 enum { GSS_MOMENT_PRODUCTS_MAX_FEATURES = 8, GSS_MOMENT_PRODUCTS_MIN_RESPONSES = 8 };
 

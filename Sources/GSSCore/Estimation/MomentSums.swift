@@ -120,7 +120,8 @@ public struct MomentSums: Sendable, Equatable {
     ) -> Bool {
         let (q, p) = (responseCount, featureCount)
         let (firstWidth, secondWidth) = (self.firstWidth, self.secondWidth)
-        Self.fillDesign(features: features, rows: rows, p: p, into: workspace.design.base)
+        let (savedPhi, savedPhi2) = (sumPhi, sumUnitPhi2)
+        addDesign(features: features, rows: rows, workspace: workspace)
         workspace.reserveProducts(responses: q, features: p)
         let firstOut = workspace.products
         let secondOut = firstOut + q * firstWidth
@@ -128,8 +129,10 @@ public struct MomentSums: Sendable, Equatable {
             gss_moment_products(
                 responses, shift, workspace.design.base, rows, q, p,
                 keepingShifted ? workspace.shiftedResponsesForWriting : nil, firstOut, secondOut) != 0
-        else { return false }
-        addFeatureSums(design: workspace.design.base, rows: rows)
+        else {
+            (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
+            return false
+        }
         first.withUnsafeMutableBufferPointer { first in
             for k in 0..<(q * firstWidth) { first[k] += firstOut[k] }
         }
@@ -169,8 +172,7 @@ public struct MomentSums: Sendable, Equatable {
         let q = responseCount
         let p = featureCount
         let design = workspace.design.base
-        Self.fillDesign(features: features, rows: rows, p: p, into: design)
-        addFeatureSums(design: design, rows: rows)
+        addDesign(features: features, rows: rows, workspace: workspace)
         first.withUnsafeMutableBufferPointer { first in
             second.withUnsafeMutableBufferPointer { second in
                 switch shape ?? workspace.survey(responses, shift: nil, rows: rows, count: q) {
@@ -192,37 +194,15 @@ public struct MomentSums: Sendable, Equatable {
         }
     }
 
-    /// The design rows [Φ | Φ∘Φ | 1] (rows × (2p + 1)) of single samples' features.
-    private static func fillDesign(
-        features: UnsafePointer<Double>, rows: Int, p: Int, into design: UnsafeMutablePointer<Double>
-    ) {
-        let width = 2 * p + 1
-        for row in 0..<rows {
-            let phi = features + row * p
-            let out = design + row * width
-            for b in 0..<p {
-                let value = phi[b]
-                out[b] = value
-                out[p + b] = value * value
-            }
-            out[2 * p] = 1
-        }
-    }
-
-    /// ΣΦ and ΣΦ∘Φ of single samples, from their design rows.
-    private mutating func addFeatureSums(design: UnsafePointer<Double>, rows: Int) {
-        let p = featureCount
-        let width = 2 * p + 1
+    /// The design rows [Φ | Φ∘Φ | 1] (rows × (2p + 1)) of single samples' features into the
+    /// workspace, adding ΣΦ and ΣΦ∘Φ into the sums (for single samples, V = Φ).
+    private mutating func addDesign(features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace) {
         sumPhi.withUnsafeMutableBufferPointer { sumPhi in
-        sumUnitPhi2.withUnsafeMutableBufferPointer { sumUnitPhi2 in
-            for row in 0..<rows {
-                let out = design + row * width
-                for b in 0..<p {
-                    sumPhi[b] += out[b]
-                    sumUnitPhi2[b] += out[p + b]
-                }
+            sumUnitPhi2.withUnsafeMutableBufferPointer { sumUnitPhi2 in
+                gss_moment_design(
+                    features, rows, featureCount, workspace.design.base, sumPhi.baseAddress!, sumUnitPhi2.baseAddress!)
             }
-        }}
+        }
     }
 
     /// Row by row, each nonzero response r adds r·[Φ | Φ∘Φ | 1] to its `first` row and r²·[Φ∘Φ | 1]
@@ -263,7 +243,6 @@ public struct MomentSums: Sendable, Equatable {
                 first: first, second: second)
             return
         }
-        _ = blasRunsOnCallersThread
         let width = 2 * p + 1
         // R (or its active columns) and R∘R, rows × columns.
         var selected = responses
@@ -480,8 +459,8 @@ public struct MomentEstimate: Sendable, Equatable {
 }
 
 /// Our workers already use every core: OpenBLAS must compute each product on the calling thread,
-/// and its idle pool (started when the library loads) must not spin on our cores. Once, before
-/// the first product.
+/// and its pool (started when the library loads) must not spin on our cores, as it does for its
+/// first ~0.1 s even when no product ever runs. Once, when the first workspace is made.
 let blasRunsOnCallersThread: Void = {
     openblas_set_num_threads(1)
     _ = blas_thread_shutdown_()
@@ -510,7 +489,9 @@ public final class MomentWorkspace {
     var fusedSink: UnsafeMutablePointer<Double> { fusedSinkBuffer.base }
     private var activeIndices = Buffer<Int>()
 
-    public init() {}
+    public init() {
+        _ = blasRunsOnCallersThread
+    }
 
     /// The shifted responses of the last `MomentSums.add(responses:shiftedBy:…:keepingShifted: true)`
     /// that returned true, rows × q row-major; valid until the workspace is used again.
