@@ -15,4 +15,8 @@ void gss_log1p_array(const double *x, double *y, size_t count);
 /* y[i] = log(x[i]) for i < count. */
 void gss_log_array(const double *x, double *y, size_t count);
 
+/* The logistic quantile and its score for u in (0, 1): noise[i] = ±log1p(|2u − 1| / min(u, 1 − u))
+ * with the sign of 2u − 1, score[i] = 2u − 1 (= tanh(ε/2), exact). The arrays must not alias. */
+void gss_logistic_quantile_array(const double *u, double *noise, double *score, size_t count);
+
 #endif /* GSS_VECTOR_MATH_H */

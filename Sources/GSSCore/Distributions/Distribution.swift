@@ -108,22 +108,6 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
         }
     }
 
-    /// The logistic quantile log(u / (1 − u)) = ±log1p(|2u − 1| / min(u, 1 − u)) for a whole array:
-    /// for u ≥ 1/2 both 2u − 1 and 1 − u are exact (and for u < 1/2, u is), so ε keeps full relative
-    /// precision near 0 and in both tails; one vectorised log1p per element. Scores are 2u − 1.
-    static func logisticTransform(
-        uniforms: UnsafePointer<Double>, count: Int, noise: UnsafeMutablePointer<Double>, score: UnsafeMutablePointer<Double>
-    ) {
-        for i in 0..<count {
-            let u = uniforms[i]
-            let centred = 2 * u - 1
-            noise[i] = abs(centred) / Swift.min(u, 1 - u)  // branch-free: min picks the exact side
-            score[i] = centred  // tanh(ε/2) = 2u − 1 exactly for the logistic quantile
-        }
-        gss_log1p_array(noise, noise, count)
-        for i in 0..<count { noise[i] = Double(signOf: score[i], magnitudeOf: noise[i]) }
-    }
-
     /// The Laplace quantile for a whole array: log(2u) below 1/2, −log(2(1 − u)) above (1 − u is
     /// exact there); one vectorised log per element. Scores are sign ε.
     static func laplaceTransform(
@@ -165,7 +149,10 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
                 score[i] = e
             }
         case .logistic:
-            Self.logisticTransform(uniforms: uniforms, count: count, noise: noise, score: score)
+            // log(u / (1 − u)) = ±log1p(|2u − 1| / min(u, 1 − u)): for u ≥ 1/2 both 2u − 1 and 1 − u
+            // are exact (and for u < 1/2, u is), so ε keeps full relative precision near 0 and in
+            // both tails; in C for the widest vectors. Scores are 2u − 1 = tanh(ε/2), exactly.
+            gss_logistic_quantile_array(uniforms, noise, score, count)
         case .laplace:
             Self.laplaceTransform(uniforms: uniforms, count: count, noise: noise, score: score)
         case .triangular:

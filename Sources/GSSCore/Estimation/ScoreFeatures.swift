@@ -47,8 +47,13 @@ struct ScoreFeatures: Sendable {
         let n = inputCount
         switch scale {
         case .diagonal(let gamma):
-            for r in 0..<rows {
-                for j in 0..<n { inputs[r * n + j] = x[j] + gamma[j] * noise[r * n + j] }
+            x.withUnsafeBufferPointer { x in
+                gamma.withUnsafeBufferPointer { gamma in
+                    for r in 0..<rows {
+                        let (e, out) = (noise + r * n, inputs + r * n)
+                        for j in 0..<n { out[j] = x[j] + gamma[j] * e[j] }
+                    }
+                }
             }
         case .matrix(let matrix):
             matrix.entries.withUnsafeBufferPointer { l in
