@@ -126,37 +126,48 @@ void gss_moment_design(
  * a vector type of eight doubles is one register with AVX-512, two with AVX2, four with SSE2. */
 typedef double lanes_f64 __attribute__((vector_size(64)));
 typedef int64_t lanes_i64 __attribute__((vector_size(64)));
-enum { LANES = 8, MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2 };
+enum { LANES = 8, MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
 
-/* p is a constant in every instantiation (see moment_products_body), so the sums stay in registers. */
+/* p and blocks are constants in every instantiation (see moment_products_body), so the sums stay
+ * in registers: blocks vectors of responses side by side, 3p + 2 sums each. */
 INLINE int moment_products_fixed(
     const double *restrict responses, const double *restrict shift, const double *restrict design, size_t rows,
-    size_t q, const size_t p, double *restrict shifted, double *restrict first, double *restrict second) {
-    const size_t width = 2 * p + 1, second_width = p + 1;
+    size_t q, const size_t p, const size_t blocks, double *restrict shifted, double *restrict first,
+    double *restrict second) {
+    const size_t width = 2 * p + 1, second_width = p + 1, span = blocks * LANES;
     const lanes_i64 exponent = (lanes_i64){0} + 0x7FF0000000000000ll;
     lanes_i64 finite = (lanes_i64){0} - 1;
-    for (size_t block = 0; block < q; block += LANES) {
-        /* A last partial block moves back to end at q: its first lanes repeat finished responses. */
-        const size_t base = block + LANES <= q ? block : q - LANES;
-        lanes_f64 offset, sums[MAX_SUMS];
-        memcpy(&offset, shift + base, sizeof offset);
-        for (size_t b = 0; b < 3 * p + 2; ++b) sums[b] = (lanes_f64){0};
-        for (size_t row = 0; row < rows; ++row) {
-            lanes_f64 r;
-            memcpy(&r, responses + row * q + base, sizeof r);
-            r = r - offset;
-            if (shifted) memcpy(shifted + row * q + base, &r, sizeof r);
-            lanes_i64 bits;
-            memcpy(&bits, &r, sizeof bits);
-            finite &= (bits & exponent) != exponent;
-            const lanes_f64 r2 = r * r;
-            const double *d = design + row * width;
-            for (size_t b = 0; b < width; ++b) sums[b] += r * d[b];
-            for (size_t b = 0; b < second_width; ++b) sums[width + b] += r2 * d[p + b];
+    for (size_t start = 0; start < q; start += span) {
+        /* A last partial span moves back to end at q: its first lanes repeat finished responses. */
+        const size_t base = start + span <= q ? start : q - span;
+        lanes_f64 offset[MAX_BLOCKS], sums[MAX_BLOCKS][MAX_SUMS];
+        for (size_t k = 0; k < blocks; ++k) {
+            memcpy(&offset[k], shift + base + k * LANES, sizeof offset[k]);
+            for (size_t b = 0; b < 3 * p + 2; ++b) sums[k][b] = (lanes_f64){0};
         }
-        for (size_t lane = block - base; lane < LANES; ++lane) {
-            for (size_t b = 0; b < width; ++b) first[(base + lane) * width + b] = sums[b][lane];
-            for (size_t b = 0; b < second_width; ++b) second[(base + lane) * second_width + b] = sums[width + b][lane];
+        for (size_t row = 0; row < rows; ++row) {
+            const double *d = design + row * width;
+            for (size_t k = 0; k < blocks; ++k) {
+                const size_t at = row * q + base + k * LANES;
+                lanes_f64 r;
+                memcpy(&r, responses + at, sizeof r);
+                r = r - offset[k];
+                if (shifted) memcpy(shifted + at, &r, sizeof r);
+                lanes_i64 bits;
+                memcpy(&bits, &r, sizeof bits);
+                finite &= (bits & exponent) != exponent;
+                const lanes_f64 r2 = r * r;
+                for (size_t b = 0; b < width; ++b) sums[k][b] += r * d[b];
+                for (size_t b = 0; b < second_width; ++b) sums[k][width + b] += r2 * d[p + b];
+            }
+        }
+        for (size_t k = 0; k < blocks; ++k) {
+            for (size_t lane = 0; lane < LANES; ++lane) {
+                const size_t a = base + k * LANES + lane;
+                if (a < start) continue;  /* done by the previous span */
+                for (size_t b = 0; b < width; ++b) first[a * width + b] = sums[k][b][lane];
+                for (size_t b = 0; b < second_width; ++b) second[a * second_width + b] = sums[k][width + b][lane];
+            }
         }
     }
     int all = 1;
@@ -167,11 +178,20 @@ INLINE int moment_products_fixed(
 INLINE void moment_products_body(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
     double *shifted, double *first, double *second, int *finite) {
+    /* Two vectors side by side when their sums fit the 32 AVX-512 registers (p ≤ 4): half the
+     * strided passes over a wide chunk's rows. */
+    const int paired = q >= 2 * LANES;
     switch (p) {
-#define CASE(features) \
-    case features: *finite = moment_products_fixed(responses, shift, design, rows, q, features, shifted, first, second); break;
-    CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+#define CASE(features, blocks) \
+    case features: *finite = moment_products_fixed(responses, shift, design, rows, q, features, blocks, shifted, first, second); break;
+#define PAIRED_CASE(features) \
+    case features: \
+        *finite = paired ? moment_products_fixed(responses, shift, design, rows, q, features, 2, shifted, first, second) \
+                         : moment_products_fixed(responses, shift, design, rows, q, features, 1, shifted, first, second); \
+        break;
+    PAIRED_CASE(1) PAIRED_CASE(2) PAIRED_CASE(3) PAIRED_CASE(4) CASE(5, 1) CASE(6, 1) CASE(7, 1) CASE(8, 1)
 #undef CASE
+#undef PAIRED_CASE
     default: *finite = 0; break;  /* outside the contract (the header's limits) */
     }
 }

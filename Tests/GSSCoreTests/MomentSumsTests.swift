@@ -103,10 +103,11 @@ struct MomentSumsTests {
     }
 
     // Sizes where the fused kernel (gss_moment_products) takes dense single samples — a whole
-    // number of vectors, a partial last vector, the largest feature count — and one past its limit.
+    // number of vectors, a partial last vector, pairs of vectors (p ≤ 4) with a partial last pair,
+    // the largest feature count — and one past its limit.
     @Test(
         "the fused shifted sums equal the sums of the shifted responses; a NaN or ∞ adds nothing",
-        arguments: [(8, 1), (9, 5), (25, 5), (13, 8), (25, 9)])
+        arguments: [(8, 1), (9, 5), (25, 5), (13, 8), (17, 3), (40, 4), (25, 9)])
     func fusedShiftingAdd(q: Int, p: Int) {
         let rows = 40
         let r = Self.data(rows: rows, columns: q, seed: 7)

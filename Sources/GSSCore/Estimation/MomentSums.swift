@@ -92,12 +92,21 @@ public struct MomentSums: Sendable, Equatable {
         workspace.reserve(rows: rows, responses: responseCount, features: featureCount)
         // Single samples: the zeros of R decide the path (the survey's answer stays valid below).
         let shape = unitSize == 1 ? workspace.survey(responses, shift: shift, rows: rows, count: responseCount) : nil
-        if case .dense = shape, Self.fusedKernelTakes(features: featureCount),
-            responseCount >= Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES)
-        {
-            return addShiftedFusedProducts(
-                responses: responses, shift: shift, features: features, rows: rows, workspace: workspace,
-                keepingShifted: keepingShifted)
+        if let shape, Self.fusedKernelTakes(features: featureCount) {
+            // The fused kernel shifts and checks the responses it reads: all of them, or the columns
+            // that are not zero throughout (the others equal their finite shift).
+            switch shape {
+            case .dense where responseCount >= Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES) || !keepingShifted:
+                return addShiftedFusedProducts(
+                    responses: responses, shift: shift, columns: nil, features: features, rows: rows,
+                    workspace: workspace, keepingShifted: keepingShifted)
+            case .someColumns(let active) where !keepingShifted:
+                return addShiftedFusedProducts(
+                    responses: responses, shift: shift, columns: active, features: features, rows: rows,
+                    workspace: workspace, keepingShifted: false)
+            default:
+                break
+            }
         }
         guard workspace.shiftSquareAndCheck(responses, rows: rows, count: responseCount, shift: shift) else { return false }
         addUnits(
@@ -112,32 +121,43 @@ public struct MomentSums: Sendable, Equatable {
         p >= 1 && p <= Int(GSS_MOMENT_PRODUCTS_MAX_FEATURES)
     }
 
-    /// Dense single samples in one fused pass (`gss_moment_products`): shift, check and both
-    /// products, into scratch first, so that a non-finite response adds nothing.
+    /// Single samples in one fused pass (`gss_moment_products`): shift, check and both products
+    /// over all responses (`columns` nil) or the given ones, compacted first (and padded to the
+    /// kernel's vector width), into scratch, so that a non-finite response adds nothing.
+    /// `keepingShifted` needs all responses, at least the kernel's width of them.
     private mutating func addShiftedFusedProducts(
-        responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, features: UnsafePointer<Double>, rows: Int,
-        workspace: MomentWorkspace, keepingShifted: Bool
+        responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?,
+        features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace, keepingShifted: Bool
     ) -> Bool {
         let (q, p) = (responseCount, featureCount)
-        let (firstWidth, secondWidth) = (self.firstWidth, self.secondWidth)
+        let columns = active?.count ?? q
+        let lanes = max(columns, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
+        var (selected, selectedShift) = (responses, shift)
+        if active != nil || lanes != q {
+            precondition(!keepingShifted, "the shifted responses are kept only when all are read in place")
+            workspace.reserveCompaction(rows: rows, columns: lanes, features: p)
+            Self.compact(responses, columns: active, rows: rows, q: q, lanes: lanes, into: workspace.compacted)
+            Self.compact(shift, columns: active, rows: 1, q: q, lanes: lanes, into: workspace.compactedShift)
+            (selected, selectedShift) = (UnsafePointer(workspace.compacted), UnsafePointer(workspace.compactedShift))
+        }
         let (savedPhi, savedPhi2) = (sumPhi, sumUnitPhi2)
         addDesign(features: features, rows: rows, workspace: workspace)
-        workspace.reserveProducts(responses: q, features: p)
+        workspace.reserveProducts(responses: lanes, features: p)
         let firstOut = workspace.products
-        let secondOut = firstOut + q * firstWidth
+        let secondOut = firstOut + lanes * firstWidth
         guard
             gss_moment_products(
-                responses, shift, workspace.design.base, rows, q, p,
+                selected, selectedShift, workspace.design.base, rows, lanes, p,
                 keepingShifted ? workspace.shiftedResponsesForWriting : nil, firstOut, secondOut) != 0
         else {
             (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
             return false
         }
         first.withUnsafeMutableBufferPointer { first in
-            for k in 0..<(q * firstWidth) { first[k] += firstOut[k] }
-        }
-        second.withUnsafeMutableBufferPointer { second in
-            for k in 0..<(q * secondWidth) { second[k] += secondOut[k] }
+            second.withUnsafeMutableBufferPointer { second in
+                Self.accumulateProducts(
+                    firstOut, secondOut, columns: active, count: columns, p: p, into: first.baseAddress!, second.baseAddress!)
+            }
         }
         samples += rows
         return true
@@ -248,7 +268,7 @@ public struct MomentSums: Sendable, Equatable {
         var selected = responses
         if let active {
             workspace.reserveCompaction(rows: rows, columns: columns, features: p)
-            compact(responses, columns: active, rows: rows, q: q, stride: columns, into: workspace.compacted)
+            compact(responses, columns: active, rows: rows, q: q, lanes: columns, into: workspace.compacted)
             selected = UnsafePointer(workspace.compacted)
         }
         let squares = workspace.squares
@@ -265,8 +285,8 @@ public struct MomentSums: Sendable, Equatable {
         cblas_dgemm(
             CblasRowMajor, CblasTrans, CblasNoTrans, columns32, secondWidth32, rows32, 1, squares, columns32,
             design + p, width32, beta, secondOut, secondWidth32)
-        guard let active else { return }
-        scatterAdd(firstOut, secondOut, columns: active, p: p, first: first, second: second)
+        guard active != nil else { return }
+        accumulateProducts(firstOut, secondOut, columns: active, count: columns, p: p, into: first, second)
     }
 
     /// `addProducts` by `gss_moment_products` (unshifted: the responses here are already shifted).
@@ -279,52 +299,48 @@ public struct MomentSums: Sendable, Equatable {
         let columns = active?.count ?? q
         let lanes = max(columns, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
         var selected = responses
-        if active != nil || lanes != columns {
+        if active != nil || lanes != q {
             workspace.reserveCompaction(rows: rows, columns: lanes, features: p)
-            let target = workspace.compacted
-            if let active {
-                compact(responses, columns: active, rows: rows, q: q, stride: lanes, into: target)
-            } else {
-                for row in 0..<rows {
-                    for a in 0..<q { target[row * lanes + a] = responses[row * q + a] }
-                }
-            }
-            for row in 0..<rows {
-                for k in columns..<lanes { target[row * lanes + k] = 0 }
-            }
-            selected = UnsafePointer(target)
+            compact(responses, columns: active, rows: rows, q: q, lanes: lanes, into: workspace.compacted)
+            selected = UnsafePointer(workspace.compacted)
         }
-        workspace.reserveFusedScratch(rows: rows, lanes: lanes, features: p)
+        workspace.reserveProducts(responses: lanes, features: p)
         let firstOut = workspace.products
         let secondOut = firstOut + lanes * (2 * p + 1)
-        // The shifted copy the kernel writes is not needed here: it goes to scratch.
-        _ = gss_moment_products(selected, workspace.zeros, design, rows, lanes, p, workspace.fusedSink, firstOut, secondOut)
-        if let active {
-            scatterAdd(firstOut, secondOut, columns: active, p: p, first: first, second: second)
-        } else {
-            for k in 0..<(columns * (2 * p + 1)) { first[k] += firstOut[k] }
-            for k in 0..<(columns * (p + 1)) { second[k] += secondOut[k] }
-        }
+        _ = gss_moment_products(selected, workspace.zeros, design, rows, lanes, p, nil, firstOut, secondOut)
+        accumulateProducts(firstOut, secondOut, columns: active, count: columns, p: p, into: first, second)
     }
 
-    /// Row by row, the given columns of `responses` (rows × q) into `target` (rows × stride).
+    /// Row by row, the given columns of `responses` (rows × q; nil: all) into `target` (rows × lanes),
+    /// the lanes past them zero.
     private static func compact(
-        _ responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>, rows: Int, q: Int, stride: Int,
+        _ responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?, rows: Int, q: Int, lanes: Int,
         into target: UnsafeMutablePointer<Double>
     ) {
+        let columns = active?.count ?? q
         for row in 0..<rows {
             let source = responses + row * q
-            let destination = target + row * stride
-            for (k, a) in active.enumerated() { destination[k] = source[a] }
+            let destination = target + row * lanes
+            if let active {
+                for (k, a) in active.enumerated() { destination[k] = source[a] }
+            } else {
+                destination.update(from: source, count: q)
+            }
+            (destination + columns).update(repeating: 0, count: lanes - columns)
         }
     }
 
-    /// Adds products over the active responses (row k for response active[k]) into the sums.
-    private static func scatterAdd(
-        _ firstOut: UnsafePointer<Double>, _ secondOut: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>,
-        p: Int, first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>
+    /// Adds products over `count` responses (row k for response active[k], or k) into the sums.
+    private static func accumulateProducts(
+        _ firstOut: UnsafePointer<Double>, _ secondOut: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?,
+        count: Int, p: Int, into first: UnsafeMutablePointer<Double>, _ second: UnsafeMutablePointer<Double>
     ) {
         let width = 2 * p + 1
+        guard let active else {
+            for k in 0..<(count * width) { first[k] += firstOut[k] }
+            for k in 0..<(count * (p + 1)) { second[k] += secondOut[k] }
+            return
+        }
         for (k, a) in active.enumerated() {
             for b in 0..<width { first[a * width + b] += firstOut[k * width + b] }
             for b in 0...p { second[a * (p + 1) + b] += secondOut[k * (p + 1) + b] }
@@ -484,9 +500,9 @@ public final class MomentWorkspace {
     /// taken as they are.
     private var zeroBuffer = Buffer<Double>()
     var zeros: UnsafeMutablePointer<Double> { zeroBuffer.base }
-    /// Where the fused kernel writes the shifted copy nobody reads (responses already shifted).
-    private var fusedSinkBuffer = Buffer<Double>()
-    var fusedSink: UnsafeMutablePointer<Double> { fusedSinkBuffer.base }
+    /// The shift of the compacted responses (`compacted`'s columns).
+    private var compactedShiftBuffer = Buffer<Double>()
+    var compactedShift: UnsafeMutablePointer<Double> { compactedShiftBuffer.base }
     private var activeIndices = Buffer<Int>()
 
     public init() {
@@ -515,13 +531,8 @@ public final class MomentWorkspace {
     /// Room for the products over only some responses (needed only when some are zero throughout).
     func reserveCompaction(rows: Int, columns: Int, features p: Int) {
         compactedBuffer.reserve(rows * columns)
+        compactedShiftBuffer.reserve(columns)
         reserveProducts(responses: columns, features: p)
-    }
-
-    /// Room for `addFusedProducts` over `lanes` (padded) responses.
-    func reserveFusedScratch(rows: Int, lanes: Int, features p: Int) {
-        fusedSinkBuffer.reserve(rows * lanes)
-        reserveProducts(responses: lanes, features: p)
     }
 
     /// Room for both products over this many responses before they are added into the sums.
@@ -603,7 +614,7 @@ public final class MomentWorkspace {
         productsBuffer.deallocate()
         activeFlags.deallocate()
         zeroBuffer.deallocate()
-        fusedSinkBuffer.deallocate()
+        compactedShiftBuffer.deallocate()
         activeIndices.deallocate()
     }
 }
