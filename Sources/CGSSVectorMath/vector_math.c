@@ -7,6 +7,8 @@
 #include "vector_width.h"
 
 #include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 __m128d _ZGVbN2v_log1p(__m128d);
@@ -20,10 +22,16 @@ gss_vector_width gss_detect_vector_width(void) {
     static gss_vector_width width = GSS_WIDTH_UNKNOWN;  /* benign race: every thread computes the same value */
     if (width == GSS_WIDTH_UNKNOWN) {
         __builtin_cpu_init();
+        gss_vector_width widest = GSS_WIDTH_2;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) width = GSS_WIDTH_8;
-        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) width = GSS_WIDTH_4;
-        else width = GSS_WIDTH_2;
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")) widest = GSS_WIDTH_8;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) widest = GSS_WIDTH_4;
+        /* GSS_VECTOR_WIDTH=2|4|8 asks for at most that many doubles per vector (tests compare widths). */
+        const char *asked = getenv("GSS_VECTOR_WIDTH");
+        gss_vector_width limit = GSS_WIDTH_8;
+        if (asked && strcmp(asked, "2") == 0) limit = GSS_WIDTH_2;
+        else if (asked && strcmp(asked, "4") == 0) limit = GSS_WIDTH_4;
+        width = widest < limit ? widest : limit;
     }
     return width;
 }
@@ -66,8 +74,6 @@ void gss_log_array(const double *x, double *y, size_t count) {
 }
 
 /* ---- The logistic quantile: two elementwise passes around the vector log1p ---- */
-
-#include <math.h>
 
 #pragma STDC FP_CONTRACT OFF
 

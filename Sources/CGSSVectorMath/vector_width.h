@@ -1,4 +1,5 @@
-/* The widest vector instruction set this CPU runs, detected once per process (internal). */
+/* The widest vector instruction set this CPU runs, detected once per process (internal); the
+ * environment variable GSS_VECTOR_WIDTH=2 or 4 caps it (for comparing widths). */
 #ifndef GSS_VECTOR_WIDTH_H
 #define GSS_VECTOR_WIDTH_H
 

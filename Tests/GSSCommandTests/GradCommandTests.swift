@@ -47,6 +47,29 @@ struct GradCommandTests {
         #expect(try runGSS(["grad", "sorter", "--samples", "50000", "--seed", "8", "--format", "json"]).stdout != one.stdout)
     }
 
+    // The C kernels (Latin hypercube, Gaussian quantile, fused moment sums, one and two vectors
+    // side by side) promise the same bits at every vector width: no fused multiply-adds, no
+    // reordered sums. Gaussian noise, because libmvec's logarithms (logistic) may differ by width.
+    @Test("the same seed gives byte-identical output at every vector width (SSE2, AVX2, AVX-512)")
+    func sameBitsAtEveryVectorWidth() throws {
+        let sorter = ["grad", "sorter", "--x", Self.x, "--dist", "gaussian", "--sampler", "rqmc-latin", "--seed", "3",
+                      "--format", "json"]
+        for arguments in [
+            sorter + ["--samples", "4096"],
+            sorter + ["--samples", "4096", "--antithetic"],
+            ["grad", "renderer", "--dist", "gaussian", "--samples", "64", "--seed", "2", "--format", "json"],
+        ] {
+            let outputs = try ["2", "4", "8"].map { width in
+                var environment = ProcessInfo.processInfo.environment
+                environment["GSS_VECTOR_WIDTH"] = width
+                let run = try runProgram(Products.gss, arguments, environment: environment)
+                #expect(run.status == 0, "stderr: \(run.stderr)")
+                return run.stdout
+            }
+            #expect(!outputs[0].isEmpty && outputs[0] == outputs[1] && outputs[1] == outputs[2], "\(arguments)")
+        }
+    }
+
     @Test("without --seed a random seed is used and reported")
     func randomSeedIsReported() throws {
         let run = try runGSS(["grad", "sorter", "--samples", "64", "--format", "json"])
