@@ -122,84 +122,37 @@ void gss_moment_design(
 
 /* ---- The fused products ---- */
 
-/* Eight responses at a time (GSS_MOMENT_PRODUCTS_MIN_RESPONSES), their 3p + 2 sums in registers:
- * a vector type of eight doubles is one register with AVX-512, two with AVX2, four with SSE2. */
-typedef double lanes_f64 __attribute__((vector_size(64)));
-typedef int64_t lanes_i64 __attribute__((vector_size(64)));
-enum { LANES = 8, MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
+/* Responses a vector at a time, their 3p + 2 sums in registers: 8 lanes with AVX-512 (32
+ * registers of 8 doubles), 4 with AVX2 and 2 with SSE2 (16 registers of 4 and of 2). Every lane is
+ * one response summed over the rows in order, so the bits do not depend on the lane count. */
+enum { MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
 
-/* p and blocks are constants in every instantiation (see moment_products_body), so the sums stay
- * in registers: blocks vectors of responses side by side, 3p + 2 sums each. */
-INLINE int moment_products_fixed(
-    const double *restrict responses, const double *restrict shift, const double *restrict design, size_t rows,
-    size_t q, const size_t p, const size_t blocks, double *restrict shifted, double *restrict first,
-    double *restrict second) {
-    const size_t width = 2 * p + 1, second_width = p + 1, span = blocks * LANES;
-    const lanes_i64 exponent = (lanes_i64){0} + 0x7FF0000000000000ll;
-    lanes_i64 finite = (lanes_i64){0} - 1;
-    for (size_t start = 0; start < q; start += span) {
-        /* A last partial span moves back to end at q: its first lanes repeat finished responses. */
-        const size_t base = start + span <= q ? start : q - span;
-        lanes_f64 offset[MAX_BLOCKS], sums[MAX_BLOCKS][MAX_SUMS];
-        for (size_t k = 0; k < blocks; ++k) {
-            memcpy(&offset[k], shift + base + k * LANES, sizeof offset[k]);
-            for (size_t b = 0; b < 3 * p + 2; ++b) sums[k][b] = (lanes_f64){0};
-        }
-        for (size_t row = 0; row < rows; ++row) {
-            const double *d = design + row * width;
-            for (size_t k = 0; k < blocks; ++k) {
-                const size_t at = row * q + base + k * LANES;
-                lanes_f64 r;
-                memcpy(&r, responses + at, sizeof r);
-                r = r - offset[k];
-                if (shifted) memcpy(shifted + at, &r, sizeof r);
-                lanes_i64 bits;
-                memcpy(&bits, &r, sizeof bits);
-                finite &= (bits & exponent) != exponent;
-                const lanes_f64 r2 = r * r;
-                for (size_t b = 0; b < width; ++b) sums[k][b] += r * d[b];
-                for (size_t b = 0; b < second_width; ++b) sums[k][width + b] += r2 * d[p + b];
-            }
-        }
-        for (size_t k = 0; k < blocks; ++k) {
-            for (size_t lane = 0; lane < LANES; ++lane) {
-                const size_t a = base + k * LANES + lane;
-                if (a < start) continue;  /* done by the previous span */
-                for (size_t b = 0; b < width; ++b) first[a * width + b] = sums[k][b][lane];
-                for (size_t b = 0; b < second_width; ++b) second[a * second_width + b] = sums[k][width + b][lane];
-            }
-        }
-    }
-    int all = 1;
-    for (size_t lane = 0; lane < LANES; ++lane) all &= finite[lane] != 0;
-    return all;
-}
+#define LANES 8
+#include "moment_products_lanes.h"
+#undef LANES
+#define LANES 4
+#include "moment_products_lanes.h"
+#undef LANES
+#define LANES 2
+#include "moment_products_lanes.h"
+#undef LANES
 
-INLINE void moment_products_body(
-    const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
-    double *shifted, double *first, double *second, int *finite) {
-    /* Two vectors side by side when their sums fit the 32 AVX-512 registers (p ≤ 4): half the
-     * strided passes over a wide chunk's rows. */
-    const int paired = q >= 2 * LANES;
-    switch (p) {
-#define CASE(features, blocks) \
-    case features: *finite = moment_products_fixed(responses, shift, design, rows, q, features, blocks, shifted, first, second); break;
-#define PAIRED_CASE(features) \
-    case features: \
-        *finite = paired ? moment_products_fixed(responses, shift, design, rows, q, features, 2, shifted, first, second) \
-                         : moment_products_fixed(responses, shift, design, rows, q, features, 1, shifted, first, second); \
-        break;
-    PAIRED_CASE(1) PAIRED_CASE(2) PAIRED_CASE(3) PAIRED_CASE(4) CASE(5, 1) CASE(6, 1) CASE(7, 1) CASE(8, 1)
-#undef CASE
-#undef PAIRED_CASE
-    default: *finite = 0; break;  /* outside the contract (the header's limits) */
+#define MOMENT_PRODUCTS_PARAMS                                                                          \
+    (const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p, \
+        double *shifted, double *first, double *second, int *finite)
+#define MOMENT_PRODUCTS_ARGS (responses, shift, design, rows, q, p, shifted, first, second, finite)
+
+GSS_TARGET_8 static void moment_products_8 MOMENT_PRODUCTS_PARAMS { moment_products_body_8 MOMENT_PRODUCTS_ARGS; }
+GSS_TARGET_4 static void moment_products_4 MOMENT_PRODUCTS_PARAMS { moment_products_body_4 MOMENT_PRODUCTS_ARGS; }
+static void moment_products_2 MOMENT_PRODUCTS_PARAMS { moment_products_body_2 MOMENT_PRODUCTS_ARGS; }
+
+static void moment_products MOMENT_PRODUCTS_PARAMS {
+    switch (gss_detect_vector_width()) {
+    case GSS_WIDTH_8: moment_products_8 MOMENT_PRODUCTS_ARGS; break;
+    case GSS_WIDTH_4: moment_products_4 MOMENT_PRODUCTS_ARGS; break;
+    default: moment_products_2 MOMENT_PRODUCTS_ARGS; break;
     }
 }
-
-DEFINE_WIDTHS(moment_products,
-    (const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
-        double *shifted, double *first, double *second, int *finite),
-    (responses, shift, design, rows, q, p, shifted, first, second, finite))
 
 int gss_moment_products(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,

@@ -1,0 +1,83 @@
+/*
+ * The fused moment products (gss_moment_products) for one vector length: included by
+ * moment_kernels.c once per LANES (8 for AVX-512, 4 for AVX2, 2 for SSE2), which names the
+ * functions with that suffix. Internal; not a public header.
+ */
+#define LANES_NAME_(name, lanes) name##_##lanes
+#define LANES_NAME(name, lanes) LANES_NAME_(name, lanes)
+#define LANES_F64 LANES_NAME(lanes_f64, LANES)
+#define LANES_I64 LANES_NAME(lanes_i64, LANES)
+
+typedef double LANES_F64 __attribute__((vector_size(8 * LANES)));
+typedef int64_t LANES_I64 __attribute__((vector_size(8 * LANES)));
+
+/* p and blocks are constants in every instantiation (see moment_products_body), so the sums stay
+ * in registers: blocks vectors of responses side by side, 3p + 2 sums each. */
+INLINE int LANES_NAME(moment_products_fixed, LANES)(
+    const double *restrict responses, const double *restrict shift, const double *restrict design, size_t rows,
+    size_t q, const size_t p, const size_t blocks, double *restrict shifted, double *restrict first,
+    double *restrict second) {
+    const size_t width = 2 * p + 1, second_width = p + 1, span = blocks * LANES;
+    const LANES_I64 exponent = (LANES_I64){0} + 0x7FF0000000000000ll;
+    LANES_I64 finite = (LANES_I64){0} - 1;
+    for (size_t start = 0; start < q; start += span) {
+        /* A last partial span moves back to end at q: its first lanes repeat finished responses. */
+        const size_t base = start + span <= q ? start : q - span;
+        LANES_F64 offset[MAX_BLOCKS], sums[MAX_BLOCKS][MAX_SUMS];
+        for (size_t k = 0; k < blocks; ++k) {
+            memcpy(&offset[k], shift + base + k * LANES, sizeof offset[k]);
+            for (size_t b = 0; b < 3 * p + 2; ++b) sums[k][b] = (LANES_F64){0};
+        }
+        for (size_t row = 0; row < rows; ++row) {
+            const double *d = design + row * width;
+            for (size_t k = 0; k < blocks; ++k) {
+                const size_t at = row * q + base + k * LANES;
+                LANES_F64 r;
+                memcpy(&r, responses + at, sizeof r);
+                r = r - offset[k];
+                if (shifted) memcpy(shifted + at, &r, sizeof r);
+                LANES_I64 bits;
+                memcpy(&bits, &r, sizeof bits);
+                finite &= (bits & exponent) != exponent;
+                const LANES_F64 r2 = r * r;
+                for (size_t b = 0; b < width; ++b) sums[k][b] += r * d[b];
+                for (size_t b = 0; b < second_width; ++b) sums[k][width + b] += r2 * d[p + b];
+            }
+        }
+        for (size_t k = 0; k < blocks; ++k) {
+            for (size_t lane = 0; lane < LANES; ++lane) {
+                const size_t a = base + k * LANES + lane;
+                if (a < start) continue;  /* done by the previous span */
+                for (size_t b = 0; b < width; ++b) first[a * width + b] = sums[k][b][lane];
+                for (size_t b = 0; b < second_width; ++b) second[a * second_width + b] = sums[k][width + b][lane];
+            }
+        }
+    }
+    int all = 1;
+    for (size_t lane = 0; lane < LANES; ++lane) all &= finite[lane] != 0;
+    return all;
+}
+
+INLINE void LANES_NAME(moment_products_body, LANES)(
+    const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+    double *shifted, double *first, double *second, int *finite) {
+    /* Two vectors side by side when their sums fit the 32 AVX-512 registers (p ≤ 4): half the
+     * strided passes over a wide chunk's rows. */
+    const int paired = LANES == 8 && q >= 2 * LANES;
+    switch (p) {
+#define CASE(features, blocks) \
+    case features: *finite = LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, blocks, shifted, first, second); break;
+#define PAIRED_CASE(features) \
+    case features: \
+        *finite = paired ? LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 2, shifted, first, second) \
+                         : LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 1, shifted, first, second); \
+        break;
+    PAIRED_CASE(1) PAIRED_CASE(2) PAIRED_CASE(3) PAIRED_CASE(4) CASE(5, 1) CASE(6, 1) CASE(7, 1) CASE(8, 1)
+#undef CASE
+#undef PAIRED_CASE
+    default: *finite = 0; break;  /* outside the contract (the header's limits) */
+    }
+}
+
+#undef LANES_F64
+#undef LANES_I64
