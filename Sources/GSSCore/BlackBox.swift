@@ -10,6 +10,14 @@ public protocol BlackBox: Sendable {
     /// Evaluators for `count` worker threads; worker k only ever uses element k, so an evaluator
     /// need not be thread-safe. Implementations may share one reentrant resource among them.
     func makeEvaluators(count: Int) throws -> [any BatchEvaluator]
+    /// Rows one evaluate call should hold at least, for a black box whose every call costs a fixed
+    /// round trip (a worker process, say): the smoother then hands it several consecutive chunks
+    /// per call. The results do not depend on it. Default 1: a chunk per call.
+    var preferredBatchRows: Int { get }
+}
+
+extension BlackBox {
+    public var preferredBatchRows: Int { 1 }
 }
 
 /// One worker's handle on a black box. Never called from two threads at once.

@@ -98,12 +98,13 @@ public struct Smoother: Sendable {
             count: configuration.samples, dimension: n, seed: configuration.seed)
         let plan = ChunkPlan(samples: configuration.samples, inputCount: n, outputCount: m)
         let workerCount = max(1, min(threads, plan.chunkCount))
+        let group = plan.chunksPerCall(preferredRows: blackBox.preferredBatchRows, workers: workerCount, width: n + m)
         let evaluators = try blackBox.makeEvaluators(count: workerCount)
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
         let lanes = evaluators.map {
             ChunkLane(
                 evaluator: $0, blackBox: blackBox, point: x, features: features, points: points,
-                distribution: configuration.distribution, rowsPerChunk: plan.rowsPerChunk)
+                distribution: configuration.distribution, rowsPerCall: plan.rowsPerChunk * group)
         }
         let fx: [Double]? = configuration.covariate == .fx ? try lanes[0].evaluateUnperturbed() : nil
         if let k = configuration.medianSampleCount {
@@ -117,17 +118,23 @@ public struct Smoother: Sendable {
         let shift = try lanes[0].firstOutput()
         let total = SumsBox()
         let reportProgress = progress
-        // Finished chunks wait for their turn to merge; bound the memory they hold (~512 MiB).
+        // Finished calls wait for their turn to merge; bound the memory they hold (~512 MiB).
         let partialBytes = 8 * (3 * m * features.featureCount + (withCovariance ? (m * (m + 1) / 2) * (features.featureCount + 1) * 2 : 0))
-        let window = max(workerCount, min(4 * workerCount, (512 << 20) / max(partialBytes, 1)))
+        let window = max(workerCount, min(4 * workerCount, (512 << 20) / max(partialBytes * group, 1)))
+        // Each call of the black box covers `group` consecutive chunks; their sums still merge
+        // chunk by chunk, in order, so the bits do not depend on the grouping.
+        let calls = (plan.chunkCount + group - 1) / group
         try OrderedParallelReduction.run(
-            chunks: plan.chunkCount, workers: workerCount, window: window,
-            compute: { worker, index in
-                try lanes[worker].sums(chunk: index, plan: plan, shift: shift, covariance: withCovariance)
+            chunks: calls, workers: workerCount, window: window,
+            compute: { worker, call in
+                let chunks = call * group..<min(plan.chunkCount, (call + 1) * group)
+                return try lanes[worker].sums(chunks: chunks, plan: plan, shift: shift, covariance: withCovariance)
             },
-            merge: { index, partial in
-                total.merge(partial)
-                reportProgress?(plan.range(chunk: index).upperBound, plan.samples)
+            merge: { call, partials in
+                for (offset, partial) in partials.enumerated() {
+                    total.merge(partial)
+                    reportProgress?(plan.range(chunk: call * group + offset).upperBound, plan.samples)
+                }
             })
 
         let baseline: MomentSums.Baseline
@@ -234,6 +241,16 @@ struct ChunkPlan: Sendable {
         let start = chunk * rowsPerChunk
         return start..<min(samples, start + rowsPerChunk)
     }
+
+    /// How many consecutive chunks one evaluate call covers for a black box that prefers batches
+    /// of at least `preferredRows`: enough for that, while every worker keeps at least four calls
+    /// and a call's rows stay within 2 Mi doubles of inputs and outputs (as a chunk's do).
+    func chunksPerCall(preferredRows: Int, workers: Int, width: Int) -> Int {
+        let wanted = preferredRows / rowsPerChunk
+        let spread = chunkCount / (4 * workers)
+        let memory = max(rowsPerChunk, (1 << 21) / max(1, width)) / rowsPerChunk
+        return max(1, min(wanted, spread, memory))
+    }
 }
 
 /// One chunk's sums: the moments always, the covariance sums when asked for.
@@ -283,7 +300,7 @@ final class ChunkLane: @unchecked Sendable {
 
     init(
         evaluator: any BatchEvaluator, blackBox: some BlackBox, point: [Double], features: ScoreFeatures,
-        points: PointSet, distribution: Distribution, rowsPerChunk: Int
+        points: PointSet, distribution: Distribution, rowsPerCall: Int
     ) {
         self.evaluator = evaluator
         blackBoxName = blackBox.displayName
@@ -293,12 +310,12 @@ final class ChunkLane: @unchecked Sendable {
         self.features = features
         self.points = points
         self.distribution = distribution
-        uniforms = Array(repeating: 0, count: rowsPerChunk * n)
+        uniforms = Array(repeating: 0, count: rowsPerCall * n)
         noise = uniforms
         scores = uniforms
-        featureRows = features.featuresAreScores ? [] : Array(repeating: 0, count: rowsPerChunk * features.featureCount)
+        featureRows = features.featuresAreScores ? [] : Array(repeating: 0, count: rowsPerCall * features.featureCount)
         inputs = uniforms
-        outputs = Array(repeating: 0, count: rowsPerChunk * m)
+        outputs = Array(repeating: 0, count: rowsPerCall * m)
     }
 
     /// f(x) at the unperturbed point (the fx covariate).
@@ -362,11 +379,22 @@ final class ChunkLane: @unchecked Sendable {
         return Array(outputs[0..<m])
     }
 
-    /// The sums of one chunk, its outputs shifted by `shift` (the output of sample 0).
-    func sums(chunk: Int, plan: ChunkPlan, shift reference: [Double], covariance: Bool) throws -> ChunkSums {
-        let range = plan.range(chunk: chunk)
-        let rows = range.count
-        try evaluate(range: range, knownFirstOutput: chunk == 0 ? reference : nil, checksOutputs: false)
+    /// The sums of consecutive chunks, in order, their samples generated and evaluated in one call
+    /// of the black box, the outputs shifted by `shift` (the output of sample 0).
+    func sums(chunks: Range<Int>, plan: ChunkPlan, shift reference: [Double], covariance: Bool) throws -> [ChunkSums] {
+        let range = plan.range(chunk: chunks.lowerBound).lowerBound..<plan.range(chunk: chunks.upperBound - 1).upperBound
+        try evaluate(range: range, knownFirstOutput: chunks.lowerBound == 0 ? reference : nil, checksOutputs: false)
+        return try chunks.map { chunk in
+            let rows = plan.range(chunk: chunk)
+            return try sums(
+                rows: (rows.lowerBound - range.lowerBound)..<(rows.upperBound - range.lowerBound), of: range,
+                shift: reference, covariance: covariance)
+        }
+    }
+
+    /// The sums of rows `local` of the evaluated samples `range` (one chunk).
+    private func sums(rows local: Range<Int>, of range: Range<Int>, shift reference: [Double], covariance: Bool) throws -> ChunkSums {
+        let rows = local.count
         let p = features.featureCount
         var sums = MomentSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
         // The moment sums shift the outputs and check them in the same pass, keeping the shifted
@@ -375,22 +403,25 @@ final class ChunkLane: @unchecked Sendable {
             reference.withUnsafeBufferPointer { shift in
                 withFeatures { phi in
                     sums.add(
-                        responses: y.baseAddress!, shiftedBy: shift.baseAddress!, features: phi, rows: rows,
-                        workspace: workspace, keepingShifted: covariance)
+                        responses: y.baseAddress! + local.lowerBound * m, shiftedBy: shift.baseAddress!,
+                        features: phi + local.lowerBound * p, rows: rows, workspace: workspace, keepingShifted: covariance)
                 }
             }
         }
         if !added {
-            try checkFinite(rows: rows, firstSample: range.lowerBound)
+            // The rows before these were added, so they are finite: a non-finite output is here.
+            try checkFinite(rows: local.upperBound, firstSample: range.lowerBound)
             // Every output is finite, but one minus sample 0's output is not.
-            let row = (0..<(rows * m)).first { !(outputs[$0] - reference[$0 % m]).isFinite }! / m
+            let row = (local.lowerBound * m..<local.upperBound * m).first { !(outputs[$0] - reference[$0 % m]).isFinite }! / m
             throw failure(
                 inputs: inputs, row: row, firstSample: range.lowerBound,
                 reason: "its output differs from sample 0's by more than a double can hold")
         }
         if covariance {
             var covarianceSums = CovarianceSums(responseCount: m, featureCount: p, unitSize: points.unitSize)
-            withFeatures { phi in covarianceSums.add(responses: workspace.shiftedResponses, features: phi, rows: rows) }
+            withFeatures { phi in
+                covarianceSums.add(responses: workspace.shiftedResponses, features: phi + local.lowerBound * p, rows: rows)
+            }
             return ChunkSums(moments: sums, covariance: covarianceSums)
         }
         return ChunkSums(moments: sums, covariance: nil)

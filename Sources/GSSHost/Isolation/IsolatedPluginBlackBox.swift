@@ -62,6 +62,8 @@ public struct IsolatedPluginBlackBox: BlackBox {
     public var inputCount: Int { description.inputCount }
     public var outputCount: Int { description.outputCount }
     public var displayName: String { "plugin '\(description.id)'" }
+    /// Every call is a round trip to a worker process (tens of µs): batches of several chunks.
+    public var preferredBatchRows: Int { 4096 }
 
     /// The first worker's process id (tests check that it is reaped).
     public var primaryWorkerProcess: Int32 { primary.processID }
