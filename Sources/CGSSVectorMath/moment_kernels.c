@@ -57,6 +57,38 @@ int gss_shift_square_check(
     return finite;
 }
 
+/* ---- Survey of the zeros ---- */
+
+INLINE void survey_rows_body(
+    const double *restrict responses, const double *restrict reference, size_t rows, size_t q,
+    uint8_t *restrict flags, size_t *differing, size_t *active) {
+    size_t count = 0;
+    for (size_t row = 0; row < rows; ++row) {
+        const double *values = responses + row * q;
+        for (size_t a = 0; a < q; ++a) {
+            const uint8_t differs = values[a] != reference[a];
+            flags[a] |= differs;
+            count += differs;
+        }
+    }
+    *differing += count;
+    size_t set = 0;
+    for (size_t a = 0; a < q; ++a) set += flags[a];
+    *active = set;
+}
+
+DEFINE_WIDTHS(survey_rows,
+    (const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing,
+        size_t *active),
+    (responses, reference, rows, q, flags, differing, active))
+
+size_t gss_survey_rows(
+    const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing) {
+    size_t active = 0;
+    survey_rows(responses, reference, rows, q, flags, differing, &active);
+    return active;
+}
+
 /* ---- Design rows ---- */
 
 enum { DESIGN_MAX_UNROLLED = GSS_MOMENT_PRODUCTS_MAX_FEATURES };

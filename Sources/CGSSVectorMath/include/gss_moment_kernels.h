@@ -8,11 +8,18 @@
 #define GSS_MOMENT_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* shifted[r·q + a] = responses[r·q + a] − shift[a] and squared[…] = shifted², for r < rows, a < q.
  * Returns 1 when every shifted value is finite, else 0 (the outputs are then partly written). */
 int gss_shift_square_check(
     const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared);
+
+/* Surveys rows × q responses for the entries that differ from reference[a] (the zeros of the
+ * shifted responses): flags[a] |= 1 for each column a with such an entry, adds their number to
+ * *differing, and returns how many flags are set afterwards. */
+size_t gss_survey_rows(
+    const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing);
 
 /* The design rows D = [φ | φ∘φ | 1] (rows × (2p + 1), row-major) of single samples' features φ
  * (rows × p, row-major), adding Σφ to sum_phi[0..<p] and Σφ∘φ to sum_phi2[0..<p], each an in-order

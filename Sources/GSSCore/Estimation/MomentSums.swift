@@ -142,13 +142,32 @@ public struct MomentSums: Sendable, Equatable {
         }
         let (savedPhi, savedPhi2) = (sumPhi, sumUnitPhi2)
         addDesign(features: features, rows: rows, workspace: workspace)
+        let shifted = keepingShifted ? workspace.shiftedResponsesForWriting : nil
+        // Fresh sums over all responses (a chunk's, usually) take the products in place: they are
+        // all zeros, so writing equals adding, and a refusal puts the zeros back.
+        if samples == 0 && active == nil && lanes == q {
+            let finite = first.withUnsafeMutableBufferPointer { first in
+                second.withUnsafeMutableBufferPointer { second in
+                    gss_moment_products(
+                        selected, selectedShift, workspace.design.base, rows, q, p, shifted, first.baseAddress!,
+                        second.baseAddress!) != 0
+                }
+            }
+            guard finite else {
+                (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
+                first.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+                second.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+                return false
+            }
+            samples += rows
+            return true
+        }
         workspace.reserveProducts(responses: lanes, features: p)
         let firstOut = workspace.products
         let secondOut = firstOut + lanes * firstWidth
         guard
             gss_moment_products(
-                selected, selectedShift, workspace.design.base, rows, lanes, p,
-                keepingShifted ? workspace.shiftedResponsesForWriting : nil, firstOut, secondOut) != 0
+                selected, selectedShift, workspace.design.base, rows, lanes, p, shifted, firstOut, secondOut) != 0
         else {
             (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
             return false
@@ -568,18 +587,9 @@ public final class MomentWorkspace {
         var nonzero = 0
         var row = 0
         while row < rows {
-            let blockEnd = min(rows, row + 16)
-            while row < blockEnd {
-                let values = responses + row * q
-                for a in 0..<q {
-                    let isNonzero: UInt8 = values[a] != reference[a] ? 1 : 0
-                    flags[a] |= isNonzero
-                    nonzero &+= Int(isNonzero)
-                }
-                row += 1
-            }
-            var active = 0
-            for a in 0..<q { active &+= Int(flags[a]) }
+            let block = min(rows - row, 16)
+            let active = gss_survey_rows(responses + row * q, reference, block, q, flags, &nonzero)
+            row += block
             if 4 * active > 3 * q && 4 * nonzero > row * q { return .dense }
         }
         if 4 * nonzero <= rows * q { return .sparse }
