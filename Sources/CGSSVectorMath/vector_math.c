@@ -1,7 +1,8 @@
 /*
- * Array logarithms on libmvec's vector entry points (glibc >= 2.35 for log1p). The width is
- * chosen once per process from the CPU (vector_width.h): 8 lanes with AVX-512, 4 with AVX2, else 2
- * (SSE2, which every x86-64 has). The vector types and calls live in functions compiled for their ISA only.
+ * Array logarithms on libmvec's vector entry points (glibc >= 2.35 for log1p), and the logistic
+ * and Gaussian quantiles. The width is chosen once per process from the CPU (vector_width.h):
+ * 8 lanes with AVX-512, 4 with AVX2, else 2 (SSE2, which every x86-64 has). The vector types and
+ * calls live in functions compiled for their ISA only.
  */
 #include "gss_vector_math.h"
 #include "vector_width.h"

@@ -1,8 +1,9 @@
 /*
- * gss_vector_math.h: elementwise logarithms over arrays through glibc's vector math library
- * (libmvec), at the widest vector width the CPU supports. Every element of an array goes through
- * the same vector routine (a partial last vector is padded), so a value's result never depends
- * on where it sits in the array. Thread-safe; the arrays may alias (in place is fine).
+ * gss_vector_math.h: elementwise functions over arrays at the widest vector width the CPU
+ * supports: logarithms through glibc's vector math library (libmvec), and the inverse CDFs built
+ * on them. Every element of an array goes through the same vector routine (a partial last vector
+ * is padded), so a value's result never depends on where it sits in the array. Thread-safe; the
+ * logarithms' arrays may alias (in place is fine), the quantiles' may not.
  */
 #ifndef GSS_VECTOR_MATH_H
 #define GSS_VECTOR_MATH_H
