@@ -123,8 +123,9 @@ public struct MomentSums: Sendable, Equatable {
 
     /// Single samples in one fused pass (`gss_moment_products`): shift, check and both products
     /// over all responses (`columns` nil) or the given ones, compacted first (and padded to the
-    /// kernel's vector width), into scratch, so that a non-finite response adds nothing.
-    /// `keepingShifted` needs all responses, at least the kernel's width of them.
+    /// kernel's vector width), into scratch or, for fresh sums over all responses, in place; a
+    /// non-finite response adds nothing either way. `keepingShifted` needs all responses, at least
+    /// the kernel's width of them.
     private mutating func addShiftedFusedProducts(
         responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?,
         features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace, keepingShifted: Bool
