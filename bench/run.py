@@ -260,11 +260,13 @@ def main():
     out("")
     out("## Threads and memory (sorter, n = 5)")
     out("")
-    for name, timings in [("`gss grad`", scaling), ("`swift-api`", library_scaling)]:
-        one, many = statistics.median(timings[1]), statistics.median(timings[args.threads])
-        out(f"- {name}, s = 2^22: 1 thread {one:.3f} s, {args.threads} threads {many:.3f} s: **{one / many:.2f}×** "
+    scaling_medians = {name: (statistics.median(t[1]), statistics.median(t[args.threads]), len(t[1]))
+                       for name, t in [("gss", scaling), ("swift-api", library_scaling)]}
+    for name, (one, many, runs) in scaling_medians.items():
+        label = "`gss grad`" if name == "gss" else f"`{name}`"
+        out(f"- {label}, s = 2^22: 1 thread {one:.3f} s, {args.threads} threads {many:.3f} s: **{one / many:.2f}×** "
             f"({format_rate(2**22, many)} with {args.threads} threads; target ≥ 1.7×: "
-            f"{'met' if one / many >= 1.7 else '**not met**'}; medians of {len(timings[1])} runs each)")
+            f"{'met' if one / many >= 1.7 else '**not met**'}; medians of {runs} runs each)")
     out(f"- Peak resident memory of `gss grad`: s = 2^14 {memory[2**14] / 1024:.1f} MiB, s = 2^22 "
         f"{memory[2**22] / 1024:.1f} MiB: **{memory[2**22] / memory[2**14]:.2f}×** (target ≤ 1.2×: "
         f"{'met' if memory[2**22] / memory[2**14] <= 1.2 else '**not met**'})")
@@ -277,8 +279,7 @@ def main():
     print(report)
     summary = {"cases": [{"case": c.label, "samples": c.samples, "medians": {k: statistics.median(v) for k, v in t.items()}}
                          for c, t, _ in results],
-               "scaling": {name: {"one": statistics.median(t[1]), "many": statistics.median(t[args.threads])}
-                           for name, t in [("gss", scaling), ("swift-api", library_scaling)]},
+               "scaling": {name: {"one": one, "many": many} for name, (one, many, _) in scaling_medians.items()},
                "memory_kib": memory}
     with open(os.path.join(ROOT, ".build", "bench-results.json"), "w") as handle:
         json.dump(summary, handle, indent=1)

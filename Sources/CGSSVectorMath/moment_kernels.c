@@ -30,38 +30,35 @@ INLINE void shift_span(
 
 enum { SHIFT_TILE_ROWS = 8, SHIFT_TILE_MAX_WIDTH = 64 };
 
-INLINE void shift_square_check_body(
-    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared,
-    int *finite) {
-    *finite = 1;
+INLINE int shift_square_check_body(
+    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared) {
+    int finite = 1;
     size_t r = 0;
     if (q < SHIFT_TILE_MAX_WIDTH) {
         /* Narrow rows: eight at a time against eight copies of the shift, one long vector loop. */
         double tile[SHIFT_TILE_ROWS * SHIFT_TILE_MAX_WIDTH];
         for (size_t t = 0; t < SHIFT_TILE_ROWS; ++t) memcpy(tile + t * q, shift, q * sizeof *shift);
         for (; r + SHIFT_TILE_ROWS <= rows; r += SHIFT_TILE_ROWS)
-            shift_span(responses + r * q, tile, SHIFT_TILE_ROWS * q, shifted + r * q, squared + r * q, finite);
+            shift_span(responses + r * q, tile, SHIFT_TILE_ROWS * q, shifted + r * q, squared + r * q, &finite);
     }
-    for (; r < rows; ++r) shift_span(responses + r * q, shift, q, shifted + r * q, squared + r * q, finite);
+    for (; r < rows; ++r) shift_span(responses + r * q, shift, q, shifted + r * q, squared + r * q, &finite);
+    return finite;
 }
 
-DEFINE_WIDTHS(shift_square_check,
-    (const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared,
-        int *finite),
-    (responses, shift, rows, q, shifted, squared, finite))
+DEFINE_WIDTHS_RETURNING(int, shift_square_check,
+    (const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared),
+    (responses, shift, rows, q, shifted, squared))
 
 int gss_shift_square_check(
     const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared) {
-    int finite = 0;
-    shift_square_check(responses, shift, rows, q, shifted, squared, &finite);
-    return finite;
+    return shift_square_check(responses, shift, rows, q, shifted, squared);
 }
 
 /* ---- Survey of the zeros ---- */
 
-INLINE void survey_rows_body(
+INLINE size_t survey_rows_body(
     const double *restrict responses, const double *restrict reference, size_t rows, size_t q,
-    uint8_t *restrict flags, size_t *differing, size_t *active) {
+    uint8_t *restrict flags, size_t *differing) {
     size_t count = 0;
     for (size_t row = 0; row < rows; ++row) {
         const double *values = responses + row * q;
@@ -72,36 +69,26 @@ INLINE void survey_rows_body(
         }
     }
     *differing += count;
-    size_t set = 0;
-    for (size_t a = 0; a < q; ++a) set += flags[a];
-    *active = set;
+    size_t active = 0;
+    for (size_t a = 0; a < q; ++a) active += flags[a];
+    return active;
 }
 
-DEFINE_WIDTHS(survey_rows,
-    (const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing,
-        size_t *active),
-    (responses, reference, rows, q, flags, differing, active))
+DEFINE_WIDTHS_RETURNING(size_t, survey_rows,
+    (const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing),
+    (responses, reference, rows, q, flags, differing))
 
 size_t gss_survey_rows(
     const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing) {
-    size_t active = 0;
-    survey_rows(responses, reference, rows, q, flags, differing, &active);
-    return active;
+    return survey_rows(responses, reference, rows, q, flags, differing);
 }
 
 /* ---- Design rows ---- */
 
-enum { DESIGN_MAX_UNROLLED = GSS_MOMENT_PRODUCTS_MAX_FEATURES };
-
-/* With p a constant (see moment_design_body), the running sums stay in registers. */
-INLINE void moment_design_fixed(
-    const double *restrict features, size_t rows, const size_t p, double *restrict design, double *restrict sum_phi,
-    double *restrict sum_phi2) {
-    double sums[DESIGN_MAX_UNROLLED], squares[DESIGN_MAX_UNROLLED];
-    for (size_t b = 0; b < p; ++b) {
-        sums[b] = sum_phi[b];
-        squares[b] = sum_phi2[b];
-    }
+/* The design rows, and the running column sums sums[b] += φ_b, squares[b] += φ_b². */
+INLINE void design_rows(
+    const double *restrict features, size_t rows, size_t p, double *restrict design, double *restrict sums,
+    double *restrict squares) {
     for (size_t row = 0; row < rows; ++row) {
         const double *phi = features + row * p;
         double *out = design + row * (2 * p + 1);
@@ -114,10 +101,19 @@ INLINE void moment_design_fixed(
         }
         out[2 * p] = 1;
     }
-    for (size_t b = 0; b < p; ++b) {
-        sum_phi[b] = sums[b];
-        sum_phi2[b] = squares[b];
-    }
+}
+
+enum { DESIGN_MAX_UNROLLED = GSS_MOMENT_PRODUCTS_MAX_FEATURES };
+
+/* With p a constant (see moment_design_body), the running sums stay in registers. */
+INLINE void moment_design_fixed(
+    const double *features, size_t rows, const size_t p, double *design, double *sum_phi, double *sum_phi2) {
+    double sums[DESIGN_MAX_UNROLLED], squares[DESIGN_MAX_UNROLLED];
+    memcpy(sums, sum_phi, p * sizeof *sums);
+    memcpy(squares, sum_phi2, p * sizeof *squares);
+    design_rows(features, rows, p, design, sums, squares);
+    memcpy(sum_phi, sums, p * sizeof *sums);
+    memcpy(sum_phi2, squares, p * sizeof *squares);
 }
 
 INLINE void moment_design_body(
@@ -127,19 +123,7 @@ INLINE void moment_design_body(
     case count: moment_design_fixed(features, rows, count, design, sum_phi, sum_phi2); return;
     CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
 #undef CASE
-    default: break;
-    }
-    for (size_t row = 0; row < rows; ++row) {  /* many features: column sums through memory */
-        const double *phi = features + row * p;
-        double *out = design + row * (2 * p + 1);
-        for (size_t b = 0; b < p; ++b) {
-            const double value = phi[b], square = value * value;
-            out[b] = value;
-            out[p + b] = square;
-            sum_phi[b] += value;
-            sum_phi2[b] += square;
-        }
-        out[2 * p] = 1;
+    default: design_rows(features, rows, p, design, sum_phi, sum_phi2); return;  /* sums through memory */
     }
 }
 
@@ -169,28 +153,15 @@ enum { MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
 #include "moment_products_lanes.h"
 #undef LANES
 
-#define MOMENT_PRODUCTS_PARAMS                                                                          \
-    (const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p, \
-        double *shifted, double *first, double *second, int *finite)
-#define MOMENT_PRODUCTS_ARGS (responses, shift, design, rows, q, p, shifted, first, second, finite)
-
-GSS_TARGET_8 static void moment_products_8 MOMENT_PRODUCTS_PARAMS { moment_products_body_8 MOMENT_PRODUCTS_ARGS; }
-GSS_TARGET_4 static void moment_products_4 MOMENT_PRODUCTS_PARAMS { moment_products_body_4 MOMENT_PRODUCTS_ARGS; }
-static void moment_products_2 MOMENT_PRODUCTS_PARAMS { moment_products_body_2 MOMENT_PRODUCTS_ARGS; }
-
-static void moment_products MOMENT_PRODUCTS_PARAMS {
-    switch (gss_detect_vector_width()) {
-    case GSS_WIDTH_8: moment_products_8 MOMENT_PRODUCTS_ARGS; break;
-    case GSS_WIDTH_4: moment_products_4 MOMENT_PRODUCTS_ARGS; break;
-    default: moment_products_2 MOMENT_PRODUCTS_ARGS; break;
-    }
-}
+GSS_WIDTH_WRAPPERS(int, return, moment_products, moment_products_body_2, moment_products_body_4,
+    moment_products_body_8,
+    (const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
+        double *shifted, double *first, double *second),
+    (responses, shift, design, rows, q, p, shifted, first, second))
 
 int gss_moment_products(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
     double *shifted, double *first, double *second) {
     if (p < 1 || p > GSS_MOMENT_PRODUCTS_MAX_FEATURES || q < GSS_MOMENT_PRODUCTS_MIN_RESPONSES) return 0;
-    int finite = 0;
-    moment_products(responses, shift, design, rows, q, p, shifted, first, second, &finite);
-    return finite;
+    return moment_products(responses, shift, design, rows, q, p, shifted, first, second);
 }

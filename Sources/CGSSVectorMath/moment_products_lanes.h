@@ -58,24 +58,21 @@ INLINE int LANES_NAME(moment_products_fixed, LANES)(
     return all;
 }
 
-INLINE void LANES_NAME(moment_products_body, LANES)(
+INLINE int LANES_NAME(moment_products_body, LANES)(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
-    double *shifted, double *first, double *second, int *finite) {
+    double *shifted, double *first, double *second) {
     /* Two vectors side by side when their sums fit the 32 AVX-512 registers (p ≤ 4): half the
      * strided passes over a wide chunk's rows. */
-    const int paired = LANES == 8 && q >= 2 * LANES;
+    const size_t blocks = LANES == 8 && q >= 2 * LANES ? 2 : 1;
     switch (p) {
-#define CASE(features, blocks) \
-    case features: *finite = LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, blocks, shifted, first, second); break;
-#define PAIRED_CASE(features) \
+#define CASE(features, most_blocks) \
     case features: \
-        *finite = paired ? LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 2, shifted, first, second) \
-                         : LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 1, shifted, first, second); \
-        break;
-    PAIRED_CASE(1) PAIRED_CASE(2) PAIRED_CASE(3) PAIRED_CASE(4) CASE(5, 1) CASE(6, 1) CASE(7, 1) CASE(8, 1)
+        return blocks == 2 && most_blocks == 2 \
+            ? LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 2, shifted, first, second) \
+            : LANES_NAME(moment_products_fixed, LANES)(responses, shift, design, rows, q, features, 1, shifted, first, second);
+    CASE(1, 2) CASE(2, 2) CASE(3, 2) CASE(4, 2) CASE(5, 1) CASE(6, 1) CASE(7, 1) CASE(8, 1)
 #undef CASE
-#undef PAIRED_CASE
-    default: *finite = 0; break;  /* outside the contract (the header's limits) */
+    default: return 0;  /* outside the contract (the header's limits) */
     }
 }
 

@@ -91,9 +91,7 @@ public enum Distribution: String, CaseIterable, Sendable, Codable {
     public func quantile(_ u: Double) -> Double {
         precondition(u > 0 && u < 1, "quantile needs u in the open interval (0, 1)")
         switch self {
-        case .gaussian:
-            return quantileThroughTransform(u)
-        case .logistic, .laplace:
+        case .gaussian, .logistic, .laplace:
             return quantileThroughTransform(u)
         case .gumbel:
             // log u = log1p(u − 1) is exact-argument for u ≥ 1/2, where −log u is small.

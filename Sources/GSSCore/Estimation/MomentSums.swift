@@ -122,61 +122,43 @@ public struct MomentSums: Sendable, Equatable {
     }
 
     /// Single samples in one fused pass (`gss_moment_products`): shift, check and both products
-    /// over all responses (`columns` nil) or the given ones, compacted first (and padded to the
-    /// kernel's vector width), into scratch or, for fresh sums over all responses, in place; a
-    /// non-finite response adds nothing either way. `keepingShifted` needs all responses, at least
-    /// the kernel's width of them.
+    /// over all responses (`columns` nil) or the given ones, into scratch or, for fresh sums over
+    /// all responses, in place; a non-finite response adds nothing either way. `keepingShifted`
+    /// needs all responses, at least the kernel's width of them.
     private mutating func addShiftedFusedProducts(
         responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?,
         features: UnsafePointer<Double>, rows: Int, workspace: MomentWorkspace, keepingShifted: Bool
     ) -> Bool {
         let (q, p) = (responseCount, featureCount)
-        let columns = active?.count ?? q
-        let lanes = max(columns, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
-        var (selected, selectedShift) = (responses, shift)
-        if active != nil || lanes != q {
-            precondition(!keepingShifted, "the shifted responses are kept only when all are read in place")
-            workspace.reserveCompaction(rows: rows, columns: lanes, features: p)
-            Self.compact(responses, columns: active, rows: rows, q: q, lanes: lanes, into: workspace.compacted)
-            Self.compact(shift, columns: active, rows: 1, q: q, lanes: lanes, into: workspace.compactedShift)
-            (selected, selectedShift) = (UnsafePointer(workspace.compacted), UnsafePointer(workspace.compactedShift))
-        }
         let (savedPhi, savedPhi2) = (sumPhi, sumUnitPhi2)
         addDesign(features: features, rows: rows, workspace: workspace)
         let shifted = keepingShifted ? workspace.shiftedResponsesForWriting : nil
         // Fresh sums over all responses (a chunk's, usually) take the products in place: they are
         // all zeros, so writing equals adding, and a refusal puts the zeros back.
-        if samples == 0 && active == nil && lanes == q {
-            let finite = first.withUnsafeMutableBufferPointer { first in
-                second.withUnsafeMutableBufferPointer { second in
-                    gss_moment_products(
-                        selected, selectedShift, workspace.design.base, rows, q, p, shifted, first.baseAddress!,
-                        second.baseAddress!) != 0
-                }
+        let inPlace = samples == 0 && active == nil && q >= Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES)
+        let products = first.withUnsafeMutableBufferPointer { first in
+            second.withUnsafeMutableBufferPointer { second in
+                Self.runFusedKernel(
+                    responses: responses, shift: shift, columns: active, design: workspace.design.base, rows: rows,
+                    q: q, p: p, workspace: workspace, shifted: shifted,
+                    into: inPlace ? (first.baseAddress!, second.baseAddress!) : nil)
             }
-            guard finite else {
-                (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
+        }
+        guard let products else {
+            (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
+            if inPlace {
                 first.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
                 second.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-                return false
             }
-            samples += rows
-            return true
-        }
-        workspace.reserveProducts(responses: lanes, features: p)
-        let firstOut = workspace.products
-        let secondOut = firstOut + lanes * firstWidth
-        guard
-            gss_moment_products(
-                selected, selectedShift, workspace.design.base, rows, lanes, p, shifted, firstOut, secondOut) != 0
-        else {
-            (sumPhi, sumUnitPhi2) = (savedPhi, savedPhi2)  // nothing added
             return false
         }
-        first.withUnsafeMutableBufferPointer { first in
-            second.withUnsafeMutableBufferPointer { second in
-                Self.accumulateProducts(
-                    firstOut, secondOut, columns: active, count: columns, p: p, into: first.baseAddress!, second.baseAddress!)
+        if !inPlace {
+            first.withUnsafeMutableBufferPointer { first in
+                second.withUnsafeMutableBufferPointer { second in
+                    Self.accumulateProducts(
+                        products.first, products.second, columns: active, count: active?.count ?? q, p: p,
+                        into: first.baseAddress!, second.baseAddress!)
+                }
             }
         }
         samples += rows
@@ -309,26 +291,51 @@ public struct MomentSums: Sendable, Equatable {
         accumulateProducts(firstOut, secondOut, columns: active, count: columns, p: p, into: first, second)
     }
 
-    /// `addProducts` by `gss_moment_products` (unshifted: the responses here are already shifted).
-    /// Fewer responses than its vector width are padded with zero columns.
+    /// `addProducts` by `gss_moment_products` (with a zero shift: the responses here are shifted).
     private static func addFusedProducts(
         responses: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?, design: UnsafePointer<Double>,
         rows: Int, q: Int, p: Int, workspace: MomentWorkspace,
         first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>
     ) {
-        let columns = active?.count ?? q
-        let lanes = max(columns, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
-        var selected = responses
+        // Finite or not, the products are added: these sums check nothing (see `add(responses:features:…)`).
+        let products = runFusedKernel(
+            responses: responses, shift: workspace.zeros, columns: active, design: design, rows: rows, q: q, p: p,
+            workspace: workspace, shifted: nil, into: nil, evenIfNotFinite: true)!
+        accumulateProducts(
+            products.first, products.second, columns: active, count: active?.count ?? q, p: p, into: first, second)
+    }
+
+    /// `gss_moment_products` over all responses (`columns` nil) or the given ones, which are
+    /// compacted with their shift first; fewer than the kernel's vector width are padded with zero
+    /// columns. The products go to `destination` (all responses, at least the kernel's width of
+    /// them; also needed for `shifted`) or to the workspace's scratch. Returns where they went, or
+    /// nil when a shifted response is not finite (unless `evenIfNotFinite`).
+    private static func runFusedKernel(
+        responses: UnsafePointer<Double>, shift: UnsafePointer<Double>, columns active: UnsafeBufferPointer<Int>?,
+        design: UnsafePointer<Double>, rows: Int, q: Int, p: Int, workspace: MomentWorkspace,
+        shifted: UnsafeMutablePointer<Double>?,
+        into destination: (first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>)?,
+        evenIfNotFinite: Bool = false
+    ) -> (first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>)? {
+        let lanes = max(active?.count ?? q, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
+        var (selected, selectedShift) = (responses, shift)
         if active != nil || lanes != q {
+            precondition(shifted == nil && destination == nil, "only all responses, read in place, go straight out")
             workspace.reserveCompaction(rows: rows, columns: lanes, features: p)
             compact(responses, columns: active, rows: rows, q: q, lanes: lanes, into: workspace.compacted)
-            selected = UnsafePointer(workspace.compacted)
+            compact(shift, columns: active, rows: 1, q: q, lanes: lanes, into: workspace.compactedShift)
+            (selected, selectedShift) = (UnsafePointer(workspace.compacted), UnsafePointer(workspace.compactedShift))
         }
-        workspace.reserveProducts(responses: lanes, features: p)
-        let firstOut = workspace.products
-        let secondOut = firstOut + lanes * (2 * p + 1)
-        _ = gss_moment_products(selected, workspace.zeros, design, rows, lanes, p, nil, firstOut, secondOut)
-        accumulateProducts(firstOut, secondOut, columns: active, count: columns, p: p, into: first, second)
+        let products: (first: UnsafeMutablePointer<Double>, second: UnsafeMutablePointer<Double>)
+        if let destination {
+            products = destination
+        } else {
+            workspace.reserveProducts(responses: lanes, features: p)
+            products = (workspace.products, workspace.products + lanes * (2 * p + 1))
+        }
+        let finite = gss_moment_products(
+            selected, selectedShift, design, rows, lanes, p, shifted, products.first, products.second) != 0
+        return finite || evenIfNotFinite ? products : nil
     }
 
     /// Row by row, the given columns of `responses` (rows × q; nil: all) into `target` (rows × lanes),
@@ -543,8 +550,7 @@ public final class MomentWorkspace {
         squaresBuffer.reserve(rows * q)
         activeFlags.reserve(q)
         let zeroCount = max(q, Int(GSS_MOMENT_PRODUCTS_MIN_RESPONSES))
-        zeroBuffer.reserve(zeroCount)
-        zeroBuffer.base.update(repeating: 0, count: zeroCount)
+        if zeroBuffer.reserve(zeroCount) { zeroBuffer.base.update(repeating: 0, count: zeroCount) }
         activeIndices.reserve(q)
     }
 
@@ -607,11 +613,14 @@ public final class MomentWorkspace {
         private(set) var base = UnsafeMutablePointer<Element>.allocate(capacity: 1)
         private var capacity = 1
 
-        mutating func reserve(_ count: Int) {
-            guard count > capacity else { return }
+        /// Room for `count` elements (their values undefined when it grows); true when it grew.
+        @discardableResult
+        mutating func reserve(_ count: Int) -> Bool {
+            guard count > capacity else { return false }
             base.deallocate()
             base = .allocate(capacity: count)
             capacity = count
+            return true
         }
 
         func deallocate() { base.deallocate() }
