@@ -43,6 +43,33 @@ struct PointSetTests {
         }
     }
 
+    // The Latin hypercube's placement runs in C (gss_latin_place); this rebuilds its points from
+    // the documented pieces in Swift — per dimension a permutation keyed by Philox stream 2, a
+    // jitter from the SplitMix64 stream keyed by Philox stream 3 at index (sample·n + d) — and
+    // wants the same bits, over a range that starts and ends mid-block and walks cycles (s = 1000).
+    @Test("Latin hypercube points equal their definition bit for bit", arguments: [false, true])
+    func latinPointsMatchTheirDefinition(jittered: Bool) throws {
+        let (count, n, seed, start, rows) = (1000, 3, UInt64(9), 37, 900)
+        let points = try PointSet(
+            strategy: jittered ? .rqmcLatin : .qmcLatin, antithetic: false, count: count, dimension: n, seed: seed)
+        var actual = [Double](repeating: 0, count: rows * n)
+        actual.withUnsafeMutableBufferPointer { points.fill(start: start, rows: rows, into: $0.baseAddress!) }
+
+        let generator = Philox4x32(seed: seed)
+        let permutations = (0..<n).map { d in
+            IndexPermutation(size: count, key: generator.bits(stream: 2, index: UInt64(d)))
+        }
+        let jitterKey = generator.bits(stream: 3, index: 0).0
+        let scale = 1 / Double(count)
+        let expected = (0..<(rows * n)).map { k -> Double in
+            let (sample, d) = ((start + k / n), k % n)
+            let coordinate = UInt64(sample * n + d)
+            let offset = jittered ? Double.openUnit(bits: SplitMix.mix(jitterKey &+ coordinate &* 0x9E37_79B9_7F4A_7C15)) : 0.5
+            return ((Double(permutations[d](sample)) + offset) * scale).clampedToOpenUnit
+        }
+        #expect(actual == expected)
+    }
+
     @Test("antithetic samples come in mirrored pairs", arguments: [SamplingStrategy.mc, .qmcLatin, .rqmcLatin])
     func antitheticPairs(strategy: SamplingStrategy) throws {
         let set = try PointSet(strategy: strategy, antithetic: true, count: 64, dimension: 3, seed: 11)
