@@ -163,3 +163,34 @@ DEFINE_WIDTHS(normal_quantile, (const double *u, double *z, size_t count), (u, z
 void gss_normal_quantile_array(const double *u, double *z, size_t count) {
     normal_quantile(u, z, count);
 }
+
+/* Rows of fewer than 8 numbers run as one flat array whose offsets and scales repeat with period
+ * n: tiled 8 times, a block of 8n numbers is one vectorisable pass. Wider rows vectorise as they are. */
+enum { PERTURB_TILED_MAX = 8 };
+
+INLINE void perturb_rows_body(
+    const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out) {
+    if (n >= PERTURB_TILED_MAX) {
+        for (size_t r = 0; r < rows; ++r)
+            for (size_t j = 0; j < n; ++j) out[r * n + j] = x[j] + gamma[j] * noise[r * n + j];
+        return;
+    }
+    const size_t period = PERTURB_TILED_MAX * n, total = rows * n;
+    double offsets[PERTURB_TILED_MAX * PERTURB_TILED_MAX], scales[PERTURB_TILED_MAX * PERTURB_TILED_MAX];
+    for (size_t t = 0; t < period; ++t) {
+        offsets[t] = x[t % n];
+        scales[t] = gamma[t % n];
+    }
+    size_t start = 0;
+    for (; start + period <= total; start += period)
+        for (size_t t = 0; t < period; ++t) out[start + t] = offsets[t] + scales[t] * noise[start + t];
+    for (size_t t = 0; start + t < total; ++t) out[start + t] = offsets[t] + scales[t] * noise[start + t];
+}
+
+DEFINE_WIDTHS(perturb_rows,
+    (const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out),
+    (x, gamma, noise, rows, n, out))
+
+void gss_perturb_rows(const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out) {
+    perturb_rows(x, gamma, noise, rows, n, out);
+}

@@ -26,4 +26,8 @@ void gss_logistic_quantile_array(const double *u, double *noise, double *score, 
  * not alias. */
 void gss_normal_quantile_array(const double *u, double *z, size_t count);
 
+/* The perturbed points of rows samples: out[r·n + j] = x[j] + gamma[j] · noise[r·n + j] for r < rows,
+ * j < n (row-major; a product then a sum, never fused). out may alias noise. */
+void gss_perturb_rows(const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out);
+
 #endif /* GSS_VECTOR_MATH_H */

@@ -1,3 +1,5 @@
+import CGSSVectorMath
+
 /// How the noise enters the black box's input, and which score features Φ(ε) each sample
 /// carries into the estimators E[(f − c) Φᵀ]. Every feature has expectation 0 under μ, so any
 /// baseline c independent of the sample keeps every estimate unbiased.
@@ -47,14 +49,7 @@ struct ScoreFeatures: Sendable {
         let n = inputCount
         switch scale {
         case .diagonal(let gamma):
-            x.withUnsafeBufferPointer { x in
-                gamma.withUnsafeBufferPointer { gamma in
-                    for r in 0..<rows {
-                        let (e, out) = (noise + r * n, inputs + r * n)
-                        for j in 0..<n { out[j] = x[j] + gamma[j] * e[j] }
-                    }
-                }
-            }
+            gss_perturb_rows(x, gamma, noise, rows, n, inputs)
         case .matrix(let matrix):
             matrix.entries.withUnsafeBufferPointer { l in
                 for r in 0..<rows {
