@@ -116,7 +116,7 @@ let swiftTargets: [Target] = [
     // In-process timings for the side-by-side benchmark (bench/run.sh): `gss-bench api|f-only`.
     .executableTarget(
         name: "gss-bench",
-        dependencies: ["GSSCore", "GSSHost", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        dependencies: ["GSSCore", "GSSHost", "CGSSVectorMath", .product(name: "ArgumentParser", package: "swift-argument-parser")],
         path: "bench/gss-bench"),
     // What the experiments share: a resumable journal of runs, jobs on worker threads, CPU time.
     .target(name: "ExperimentSupport", path: "examples/ExperimentSupport"),

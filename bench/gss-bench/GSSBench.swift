@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGSSVectorMath
 import Foundation
 import GSSCore
 import GSSHost
@@ -10,7 +11,7 @@ struct GSSBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gss-bench",
         abstract: "Times the Swift API and the black box alone (for bench/run.py).",
-        subcommands: [API.self, BlackBoxOnly.self])
+        subcommands: [API.self, BlackBoxOnly.self, Overhead.self])
 }
 
 /// What every timing needs: the plugin, its options, the point and the smoothing settings.
@@ -106,71 +107,135 @@ struct BlackBoxOnly: ParsableCommand {
     @OptionGroup var bench: CaseOptions
 
     func run() throws {
-        let box = try bench.blackBox()
+        let alone = try BlackBoxAlone(bench: bench)
+        var pipelineTimes: [Double] = []
+        for repetition in 0...bench.repeats {
+            let seconds = alone.timePipeline()
+            if repetition > 0 { pipelineTimes.append(seconds) }
+        }
+        alone.makeAllBatches()
+        var evaluateTimes: [Double] = []
+        for repetition in 0...bench.repeats {
+            let seconds = alone.timeReplay()
+            if repetition > 0 { evaluateTimes.append(seconds) }
+        }
+        try printJSON([
+            "contender": "f-only", "plugin": bench.plugin, "samples": bench.samples, "threads": bench.threads,
+            "rows_per_chunk": alone.rows,
+            "pipeline_times": pipelineTimes, "pipeline_median_seconds": median(pipelineTimes),
+            "evaluate_times": evaluateTimes, "evaluate_median_seconds": median(evaluateTimes),
+        ])
+    }
+}
+
+/// The estimator's time over the black box's alone, measured in pairs: each repetition runs
+/// `Smoother.estimate` and the f-only pipeline back to back (alternating which goes first), so
+/// drift in the machine's speed hits both halves of a pair alike and cancels in its ratio.
+struct Overhead: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Smoother.estimate and the f-only pipeline, timed in alternating pairs; the median ratio.")
+    @OptionGroup var bench: CaseOptions
+
+    func run() throws {
+        let alone = try BlackBoxAlone(bench: bench)
+        let x = alone.x
+        var (estimateTimes, pipelineTimes, ratios) = ([Double](), [Double](), [Double]())
+        for repetition in 0...bench.repeats {
+            let smoother = Smoother(configuration: try bench.configuration(seed: bench.seed), threads: bench.threads)
+            func estimate() throws -> Double { try timed { try smoother.estimate(alone.box, at: x) }.0 }
+            let (total, limit): (Double, Double)
+            if repetition % 2 == 0 {
+                total = try estimate()
+                limit = alone.timePipeline()
+            } else {
+                limit = alone.timePipeline()
+                total = try estimate()
+            }
+            guard repetition > 0 else { continue }  // warm-up
+            estimateTimes.append(total)
+            pipelineTimes.append(limit)
+            ratios.append(total / limit)
+        }
+        try printJSON([
+            "contender": "overhead", "plugin": bench.plugin, "samples": bench.samples, "threads": bench.threads,
+            "estimate_times": estimateTimes, "pipeline_times": pipelineTimes, "ratios": ratios,
+            "median_ratio": median(ratios),
+        ])
+    }
+}
+
+/// The black box alone on the estimator's chunks and threads: either producing each batch as the
+/// estimator does (sampler, inverse CDF, x + γε) or replaying batches made beforehand.
+final class BlackBoxAlone {
+    let box: PluginBlackBox
+    let x: [Double]
+    let rows: Int
+    private let samples, chunks, workers: Int
+    private let shared: Shared
+    private let makeInputs: @Sendable (_ chunk: Int, _ inputs: UnsafeMutablePointer<Double>, _ lane: Lane) -> Int
+    private var replay: Replay?
+
+    init(bench: CaseOptions) throws {
+        box = try bench.blackBox()
         let x = bench.x(for: box)
+        self.x = x
         let (n, m, s) = (box.inputCount, box.outputCount, bench.samples)
         let rows = Smoother.rowsPerChunk(samples: s, inputCount: n, outputCount: m)
-        let chunks = (s + rows - 1) / rows
-        let workers = max(1, min(bench.threads, chunks))
-        let evaluators = try box.makeEvaluators(count: workers)
+        (self.rows, samples, chunks) = (rows, s, (s + rows - 1) / rows)
+        workers = max(1, min(bench.threads, chunks))
         let configuration = try bench.configuration(seed: bench.seed)
         let points = try PointSet(strategy: configuration.sampler, antithetic: false, count: s, dimension: n, seed: bench.seed)
         let distribution = configuration.distribution
-
-        // One chunk's perturbed inputs x + γε (γ = 1, as run.py asks), as the estimator makes them.
-        @Sendable func makeInputs(chunk: Int, into inputs: UnsafeMutablePointer<Double>, lane: Lane) -> Int {
+        let scale = [Double](repeating: 1, count: n)
+        shared = Shared(evaluators: try box.makeEvaluators(count: workers), lanes: (0..<workers).map { _ in Lane(rows: rows, n: n, m: m) })
+        // One chunk's perturbed inputs x + γε (γ = 1, as run.py asks), made as the estimator makes them.
+        makeInputs = { chunk, inputs, lane in
             let start = chunk * rows
             let count = min(rows, s - start)
             points.fill(start: start, rows: count, into: lane.uniforms)
             distribution.transform(uniforms: lane.uniforms, count: count * n, noise: lane.noise, score: lane.scores)
-            for r in 0..<count {
-                for j in 0..<n { inputs[r * n + j] = x[j] + lane.noise[r * n + j] }
-            }
+            gss_perturb_rows(x, scale, lane.noise, count, n, inputs)
             return count
         }
+    }
 
-        /// Chunks are claimed in order from a shared counter, as the estimator's workers do.
-        func runChunks(_ body: @escaping @Sendable (_ worker: Int, _ chunk: Int) -> Void) {
-            let next = Counter()
-            WorkerThreads.run(count: workers) { worker in
-                while let chunk = next.claim(below: chunks) { body(worker, chunk) }
+    /// Seconds to produce and evaluate every chunk.
+    func timePipeline() -> Double {
+        let (shared, makeInputs) = (shared, makeInputs)
+        return timed {
+            runChunks { worker, chunk in
+                let lane = shared.lanes[worker]
+                let count = makeInputs(chunk, lane.inputs, lane)
+                try! shared.evaluators[worker].evaluate(lane.inputs, rows: count, into: lane.outputs)
             }
-        }
+        }.0
+    }
 
-        let lanes = (0..<workers).map { _ in Lane(rows: rows, n: n, m: m) }
-        let shared = Shared(evaluators: evaluators, lanes: lanes)
-        var pipelineTimes: [Double] = []
-        for repetition in 0...bench.repeats {
-            let (seconds, _) = timed {
-                runChunks { worker, chunk in
-                    let lane = shared.lanes[worker]
-                    let count = makeInputs(chunk: chunk, into: lane.inputs, lane: lane)
-                    try! shared.evaluators[worker].evaluate(lane.inputs, rows: count, into: lane.outputs)
-                }
-            }
-            if repetition > 0 { pipelineTimes.append(seconds) }
-        }
+    /// Makes every chunk's inputs (s × n numbers) for `timeReplay`.
+    func makeAllBatches() {
+        let n = box.inputCount
+        let all = UnsafeMutablePointer<Double>.allocate(capacity: samples * n)
+        for chunk in 0..<chunks { _ = makeInputs(chunk, all + chunk * rows * n, shared.lanes[0]) }
+        replay = Replay(inputs: all)
+    }
 
-        // All batches made first (s × n numbers), then only the calls are timed.
-        let all = UnsafeMutablePointer<Double>.allocate(capacity: s * n)
-        defer { all.deallocate() }
-        for chunk in 0..<chunks { _ = makeInputs(chunk: chunk, into: all + chunk * rows * n, lane: lanes[0]) }
-        let replay = Replay(inputs: all)
-        var evaluateTimes: [Double] = []
-        for repetition in 0...bench.repeats {
-            let (seconds, _) = timed {
-                runChunks { worker, chunk in
-                    let count = min(rows, s - chunk * rows)
-                    try! shared.evaluators[worker].evaluate(replay.inputs + chunk * rows * n, rows: count, into: shared.lanes[worker].outputs)
-                }
+    /// Seconds to evaluate the batches `makeAllBatches` made: the black box's calls alone.
+    func timeReplay() -> Double {
+        let (shared, replay, rows, samples, n) = (shared, replay!, rows, samples, box.inputCount)
+        return timed {
+            runChunks { worker, chunk in
+                let count = min(rows, samples - chunk * rows)
+                try! shared.evaluators[worker].evaluate(replay.inputs + chunk * rows * n, rows: count, into: shared.lanes[worker].outputs)
             }
-            if repetition > 0 { evaluateTimes.append(seconds) }
+        }.0
+    }
+
+    /// Chunks are claimed in order from a shared counter, as the estimator's workers do.
+    private func runChunks(_ body: @escaping @Sendable (_ worker: Int, _ chunk: Int) -> Void) {
+        let (next, chunks) = (Counter(), chunks)
+        WorkerThreads.run(count: workers) { worker in
+            while let chunk = next.claim(below: chunks) { body(worker, chunk) }
         }
-        try printJSON([
-            "contender": "f-only", "plugin": bench.plugin, "samples": s, "threads": bench.threads, "rows_per_chunk": rows,
-            "pipeline_times": pipelineTimes, "pipeline_median_seconds": median(pipelineTimes),
-            "evaluate_times": evaluateTimes, "evaluate_median_seconds": median(evaluateTimes),
-        ])
     }
 
     /// A worker's buffers.
@@ -199,6 +264,7 @@ struct BlackBoxOnly: ParsableCommand {
     final class Replay: @unchecked Sendable {
         let inputs: UnsafeMutablePointer<Double>
         init(inputs: UnsafeMutablePointer<Double>) { self.inputs = inputs }
+        deinit { inputs.deallocate() }
     }
 
     final class Counter: @unchecked Sendable {
