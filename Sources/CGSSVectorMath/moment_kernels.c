@@ -143,14 +143,19 @@ void gss_moment_design(
  * one response summed over the rows in order, so the bits do not depend on the lane count. */
 enum { MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
 
-#define LANES 8
+/* Narrowest first: each width's tail may use the span of half its width (LANES_HALF_SPAN). */
+#define LANES 2
 #include "moment_products_lanes.h"
 #undef LANES
 #define LANES 4
+#define LANES_HALF_SPAN moment_span_2
 #include "moment_products_lanes.h"
+#undef LANES_HALF_SPAN
 #undef LANES
-#define LANES 2
+#define LANES 8
+#define LANES_HALF_SPAN moment_span_4
 #include "moment_products_lanes.h"
+#undef LANES_HALF_SPAN
 #undef LANES
 
 GSS_WIDTH_WRAPPERS(int, return, moment_products, moment_products_body_2, moment_products_body_4,
@@ -159,9 +164,19 @@ GSS_WIDTH_WRAPPERS(int, return, moment_products, moment_products_body_2, moment_
         double *shifted, double *first, double *second),
     (responses, shift, design, rows, q, p, shifted, first, second))
 
+/* Whether every responses[r·q + a] − shift[a] is finite (the rare path: a sum was not). */
+static int shifted_responses_finite(const double *responses, const double *shift, size_t rows, size_t q) {
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t a = 0; a < q; ++a)
+            if (!(fabs(responses[r * q + a] - shift[a]) <= DBL_MAX)) return 0;
+    return 1;
+}
+
 int gss_moment_products(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
     double *shifted, double *first, double *second) {
     if (p < 1 || p > GSS_MOMENT_PRODUCTS_MAX_FEATURES || q < GSS_MOMENT_PRODUCTS_MIN_RESPONSES) return 0;
-    return moment_products(responses, shift, design, rows, q, p, shifted, first, second);
+    if (moment_products(responses, shift, design, rows, q, p, shifted, first, second)) return 1;
+    /* A Σr is not finite: a response is, or finite ones overflowed the sum; the responses tell. */
+    return shifted_responses_finite(responses, shift, rows, q);
 }

@@ -131,13 +131,25 @@ struct MomentSumsTests {
             }
         }
 
-        for bad in [Double.nan, .infinity, -.infinity] {
+        // The last entry (the last, partial vector's last lane), the first column, and a column a
+        // moved-back last vector repeats.
+        for (bad, at) in [(Double.nan, (rows - 1) * q + q - 1), (.infinity, (rows - 1) * q + q - 1),
+                          (-.infinity, (rows - 1) * q + q - 1), (.nan, rows / 2 * q), (.infinity, 3 * q + q - 3)] {
             var broken = r
-            broken[(rows - 1) * q + q - 1] = bad  // the last entry: the last, partial vector's last lane
+            broken[at] = bad
             var untouched = MomentSums(responseCount: q, featureCount: p, unitSize: 1)
             let refused = !untouched.add(responses: broken, shiftedBy: shift, features: f, rows: rows, workspace: workspace)
-            #expect(refused)
+            #expect(refused, "\(bad) at row \(at / q), column \(at % q)")
             #expect(untouched == MomentSums(responseCount: q, featureCount: p, unitSize: 1))
         }
+
+        // Finite responses whose sum overflows are added (the sums hold ∞), not refused.
+        var huge = r
+        huge[q - 1] = 1e308
+        huge[2 * q - 1] = 1e308
+        var overflowing = MomentSums(responseCount: q, featureCount: p, unitSize: 1)
+        let accepted = overflowing.add(responses: huge, shiftedBy: shift, features: f, rows: rows, workspace: workspace)
+        #expect(accepted)
+        #expect(overflowing.sumR[q - 1] == .infinity)
     }
 }
