@@ -113,7 +113,7 @@ let swiftTargets: [Target] = [
     ),
     // A runnable example of the library API (examples/library-usage/README.md): `swift run library-usage`.
     .executableTarget(name: "library-usage", dependencies: ["GSSCore"], path: "examples/library-usage", exclude: ["README.md"]),
-    // In-process timings for the side-by-side benchmark (bench/run.sh): `gss-bench api|f-only`.
+    // In-process timings for the side-by-side benchmark (bench/run.sh): `gss-bench api|f-only|overhead`.
     .executableTarget(
         name: "gss-bench",
         dependencies: ["GSSCore", "GSSHost", "CGSSVectorMath", .product(name: "ArgumentParser", package: "swift-argument-parser")],
