@@ -141,7 +141,7 @@ void gss_moment_design(
 /* Responses a vector at a time, their 3p + 2 sums in registers: 8 lanes with AVX-512 (32
  * registers of 8 doubles), 4 with AVX2 and 2 with SSE2 (16 registers of 4 and of 2). Every lane is
  * one response summed over the rows in order, so the bits do not depend on the lane count. */
-enum { MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2 };
+enum { MAX_SUMS = 3 * GSS_MOMENT_PRODUCTS_MAX_FEATURES + 2, MAX_BLOCKS = 2, PREFETCH_MIN_ROW_BYTES = 4096 };
 
 /* Narrowest first: each width's tail may use the span of half its width (LANES_HALF_SPAN). */
 #define LANES 2

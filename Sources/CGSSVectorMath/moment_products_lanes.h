@@ -27,8 +27,20 @@ INLINE int LANES_NAME(moment_span, LANES)(
         memcpy(&offset[k], shift + base + k * LANES, sizeof offset[k]);
         for (size_t b = 0; b < 3 * p + 2; ++b) sums[k][b] = (LANES_F64){0};
     }
+    /* Rows of a page or more put each row of a span on a page of its own, and the span's rows are
+     * more streams than the prefetchers follow: fetch both lines of every vector two spans ahead
+     * (measured on the 64 × 64 renderer's chunks: 310–350 µs a chunk without, 170–180 µs with). */
+    const size_t ahead = q * sizeof(double) >= PREFETCH_MIN_ROW_BYTES && base + 3 * blocks * LANES <= q
+        ? 2 * blocks * LANES : 0;
     for (size_t row = 0; row < rows; ++row) {
         const double *d = design + row * width;
+        if (ahead) {
+            for (size_t k = 0; k < blocks; ++k) {
+                const double *next = responses + row * q + base + k * LANES + ahead;
+                __builtin_prefetch(next);
+                __builtin_prefetch(next + LANES - 1);
+            }
+        }
         for (size_t k = 0; k < blocks; ++k) {
             const size_t at = row * q + base + k * LANES;
             LANES_F64 r;
