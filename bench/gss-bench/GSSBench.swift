@@ -82,8 +82,10 @@ struct API: ParsableCommand {
         let x = bench.x(for: box)
         var times: [Double] = []
         var checksum = 0.0
+        // One smoother, as a loop of estimates would use it (it keeps its scratch memory between them).
+        var smoother = Smoother(configuration: try bench.configuration(seed: bench.seed), threads: bench.threads)
         for repetition in 0...bench.repeats {
-            let smoother = Smoother(configuration: try bench.configuration(seed: bench.seed + UInt64(repetition)), threads: bench.threads)
+            smoother.configuration.seed = bench.seed + UInt64(repetition)
             let (seconds, estimate) = try timed { try smoother.estimate(box, at: x) }
             checksum += estimate.jacobian.reduce(0, +)
             if repetition > 0 { times.append(seconds) }
@@ -140,8 +142,8 @@ struct Overhead: ParsableCommand {
         let alone = try BlackBoxAlone(bench: bench)
         let x = alone.x
         var (estimateTimes, pipelineTimes, ratios) = ([Double](), [Double](), [Double]())
+        let smoother = Smoother(configuration: try bench.configuration(seed: bench.seed), threads: bench.threads)
         for repetition in 0...bench.repeats {
-            let smoother = Smoother(configuration: try bench.configuration(seed: bench.seed), threads: bench.threads)
             func estimate() throws -> Double { try timed { try smoother.estimate(alone.box, at: x) }.0 }
             let (total, limit): (Double, Double)
             if repetition % 2 == 0 {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The smoothed value and Jacobian of a black box at one point, with standard errors, and the
 /// extra derivatives a `SmoothingConfiguration` asked for.
 public struct SmoothedEstimate: Sendable, Equatable {
@@ -72,6 +74,8 @@ public struct Smoother: Sendable {
     public var threads: Int
     /// Called after every merged chunk with (samples done, samples total), in order, from a worker.
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// The workers' scratch memory, kept between estimates (freed with the last copy of the smoother).
+    private let lanePool = LaneBufferPool()
 
     /// A smoother; `threads` is clamped to at least 1 and never changes the results.
     public init(
@@ -101,11 +105,15 @@ public struct Smoother: Sendable {
         let group = plan.chunksPerCall(preferredRows: blackBox.preferredBatchRows, workers: workerCount, width: n + m)
         let evaluators = try blackBox.makeEvaluators(count: workerCount)
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
+        let rowsPerCall = plan.rowsPerChunk * group
+        let featureRowCount = features.featuresAreScores ? 0 : rowsPerCall * features.featureCount
         let lanes = evaluators.map {
             ChunkLane(
                 evaluator: $0, blackBox: blackBox, point: x, features: features, points: points,
-                distribution: configuration.distribution, rowsPerCall: plan.rowsPerChunk * group)
+                distribution: configuration.distribution,
+                buffers: lanePool.take(rows: rowsPerCall, n: n, m: m, featureRowCount: featureRowCount))
         }
+        defer { lanePool.give(lanes.map(\.buffers)) }
         let fx: [Double]? = configuration.covariate == .fx ? try lanes[0].evaluateUnperturbed() : nil
         if let k = configuration.medianSampleCount {
             return try estimateMedian(k: k, lanes: lanes, plan: plan, fx: fx?[0])
@@ -279,6 +287,58 @@ private final class SumsBox: @unchecked Sendable {
     }
 }
 
+/// One lane's scratch: rows × n uniforms, noise, scores and inputs, rows × p feature rows (none when
+/// the features are the scores), rows × m outputs, and the moment sums' workspace.
+struct LaneBuffers: @unchecked Sendable {  // handed whole from one lane to the next, never shared
+    var uniforms, noise, scores, featureRows, inputs, outputs: [Double]
+    let workspace: MomentWorkspace
+
+    init(
+        uniforms: [Double], noise: [Double], scores: [Double], featureRows: [Double], inputs: [Double],
+        outputs: [Double], workspace: MomentWorkspace
+    ) {
+        (self.uniforms, self.noise, self.scores, self.featureRows) = (uniforms, noise, scores, featureRows)
+        (self.inputs, self.outputs, self.workspace) = (inputs, outputs, workspace)
+    }
+
+    init(rows: Int, n: Int, m: Int, featureRowCount: Int) {
+        let perInput = [Double](repeating: 0, count: rows * n)
+        self.init(
+            uniforms: perInput, noise: perInput, scores: perInput,
+            featureRows: [Double](repeating: 0, count: featureRowCount), inputs: perInput,
+            outputs: [Double](repeating: 0, count: rows * m), workspace: MomentWorkspace())
+    }
+
+    func fits(rows: Int, n: Int, m: Int, featureRowCount: Int) -> Bool {
+        uniforms.count == rows * n && outputs.count == rows * m && featureRows.count == featureRowCount
+    }
+}
+
+/// Lanes' buffers kept from one estimate of a smoother (or its copies) to the next, so that a loop
+/// of estimates reuses them: fresh pages cost ~2 µs each to fault in on this project's machines, and
+/// a 64 × 64 image's lanes and workspaces take ~3,000 of them per estimate.
+final class LaneBufferPool: Sendable {
+    /// More than any machine's worker count needs; older buffers are dropped first.
+    private static let kept = 64
+    private let spare = Mutex<[LaneBuffers]>([])
+
+    func take(rows: Int, n: Int, m: Int, featureRowCount: Int) -> LaneBuffers {
+        let found = spare.withLock { pool -> LaneBuffers? in
+            guard let index = pool.lastIndex(where: { $0.fits(rows: rows, n: n, m: m, featureRowCount: featureRowCount) })
+            else { return nil }
+            return pool.remove(at: index)
+        }
+        return found ?? LaneBuffers(rows: rows, n: n, m: m, featureRowCount: featureRowCount)
+    }
+
+    func give(_ buffers: [LaneBuffers]) {
+        spare.withLock { pool in
+            pool += buffers
+            if pool.count > Self.kept { pool.removeFirst(pool.count - Self.kept) }
+        }
+    }
+}
+
 /// One worker's evaluator and scratch buffers: uniforms → noise and scores → inputs → outputs.
 final class ChunkLane: @unchecked Sendable {
     let evaluator: any BatchEvaluator
@@ -296,11 +356,12 @@ final class ChunkLane: @unchecked Sendable {
     var featureRows: [Double]
     var inputs: [Double]
     var outputs: [Double]
-    let workspace = MomentWorkspace()
+    let workspace: MomentWorkspace
 
+    /// A lane working in `buffers` (fresh, or a finished lane's).
     init(
         evaluator: any BatchEvaluator, blackBox: some BlackBox, point: [Double], features: ScoreFeatures,
-        points: PointSet, distribution: Distribution, rowsPerCall: Int
+        points: PointSet, distribution: Distribution, buffers: LaneBuffers
     ) {
         self.evaluator = evaluator
         blackBoxName = blackBox.displayName
@@ -310,12 +371,16 @@ final class ChunkLane: @unchecked Sendable {
         self.features = features
         self.points = points
         self.distribution = distribution
-        uniforms = Array(repeating: 0, count: rowsPerCall * n)
-        noise = uniforms
-        scores = uniforms
-        featureRows = features.featuresAreScores ? [] : Array(repeating: 0, count: rowsPerCall * features.featureCount)
-        inputs = uniforms
-        outputs = Array(repeating: 0, count: rowsPerCall * m)
+        (uniforms, noise, scores) = (buffers.uniforms, buffers.noise, buffers.scores)
+        (featureRows, inputs, outputs) = (buffers.featureRows, buffers.inputs, buffers.outputs)
+        workspace = buffers.workspace
+    }
+
+    /// The lane's arrays and workspace, for a later estimate's lane.
+    var buffers: LaneBuffers {
+        LaneBuffers(
+            uniforms: uniforms, noise: noise, scores: scores, featureRows: featureRows, inputs: inputs,
+            outputs: outputs, workspace: workspace)
     }
 
     /// f(x) at the unperturbed point (the fx covariate).
