@@ -160,13 +160,15 @@ public struct SmoothedLossMinimizer: Sendable {
         var x = x0
         var history: [MinimizationStep] = []
         history.reserveCapacity(settings.steps)
+        // One smoother for every step, so that its workers' buffers are reused step after step.
+        var smoother = Smoother(configuration: smoothing, threads: threads)
         for t in 0..<settings.steps {
             smoothing.scale = scales.scale(atStep: t)
             smoothing.seed = LossMinimizationConfiguration.stepSeed(base: settings.smoothing.seed, step: t)
+            smoother.configuration = smoothing
             let estimate: LossEstimate
             do {
-                estimate = try Smoother(configuration: smoothing, threads: threads)
-                    .lossGradient(blackBox, at: x, loss: loss, smoothing: settings.target)
+                estimate = try smoother.lossGradient(blackBox, at: x, loss: loss, smoothing: settings.target)
             } catch let error as SmoothingError where error.code == .evaluationFailed {
                 throw SmoothingError(code: error.code, message: "step \(t): " + error.message, sampleIndex: error.sampleIndex, input: error.input)
             }
