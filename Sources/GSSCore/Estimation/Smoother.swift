@@ -312,13 +312,19 @@ struct LaneBuffers: @unchecked Sendable {  // handed whole from one lane to the 
     func fits(rows: Int, n: Int, m: Int, featureRowCount: Int) -> Bool {
         uniforms.count == rows * n && outputs.count == rows * m && featureRows.count == featureRowCount
     }
+
+    func hasSameSizes(as other: LaneBuffers) -> Bool {
+        uniforms.count == other.uniforms.count && outputs.count == other.outputs.count
+            && featureRows.count == other.featureRows.count
+    }
 }
 
 /// Lanes' buffers kept from one estimate of a smoother (or its copies) to the next, so that a loop
 /// of estimates reuses them: fresh pages cost ~2 µs each to fault in on this project's machines, and
 /// a 64 × 64 image's lanes and workspaces take ~3,000 of them per estimate.
 final class LaneBufferPool: Sendable {
-    /// More than any machine's worker count needs; older buffers are dropped first.
+    /// More than any machine's worker count needs; older buffers are dropped first, and buffers of
+    /// other sizes than the latest estimate's as soon as it ends.
     private static let kept = 64
     private let spare = Mutex<[LaneBuffers]>([])
 
@@ -332,7 +338,9 @@ final class LaneBufferPool: Sendable {
     }
 
     func give(_ buffers: [LaneBuffers]) {
+        guard let latest = buffers.first else { return }
         spare.withLock { pool in
+            pool.removeAll { !$0.hasSameSizes(as: latest) }
             pool += buffers
             if pool.count > Self.kept { pool.removeFirst(pool.count - Self.kept) }
         }
