@@ -58,8 +58,9 @@ let swiftTargets: [Target] = [
     .systemLibrary(name: "CGSSPlugin", path: "include"),
     // libffi, for calling any C function by its signature (gss --symbol).
     .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
-    // OpenBLAS, for the estimators' per-chunk sums as matrix products (dgemm).
-    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    // OpenBLAS, for the estimators' per-chunk sums as matrix products (dgemm) when there are more
+    // than 8 score features; opened on first use (dlopen), so start-up does not pay for it.
+    .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
     // Array logarithms through glibc's vector math library (libmvec), for the inverse CDFs.
     .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
     // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.

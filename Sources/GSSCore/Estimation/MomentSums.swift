@@ -281,12 +281,11 @@ public struct MomentSums: Sendable, Equatable {
         let secondOut = active == nil ? second : workspace.products + columns * width
         let beta: Double = active == nil ? 1 : 0
         let (columns32, rows32, width32, secondWidth32) = (Int32(columns), Int32(rows), Int32(width), Int32(p + 1))
-        cblas_dgemm(
-            CblasRowMajor, CblasTrans, CblasNoTrans, columns32, width32, rows32, 1, selected, columns32, design,
-            width32, beta, firstOut, width32)
-        cblas_dgemm(
-            CblasRowMajor, CblasTrans, CblasNoTrans, columns32, secondWidth32, rows32, 1, squares, columns32,
-            design + p, width32, beta, secondOut, secondWidth32)
+        guard gss_blas_load() != 0 else { fatalError(String(cString: gss_blas_error())) }
+        gss_blas_dgemm_transposed_a(
+            columns32, width32, rows32, 1, selected, columns32, design, width32, beta, firstOut, width32)
+        gss_blas_dgemm_transposed_a(
+            columns32, secondWidth32, rows32, 1, squares, columns32, design + p, width32, beta, secondOut, secondWidth32)
         guard active != nil else { return }
         accumulateProducts(firstOut, secondOut, columns: active, count: columns, p: p, into: first, second)
     }
@@ -501,14 +500,6 @@ public struct MomentEstimate: Sendable, Equatable {
     public let gradientStderr: [Double]
 }
 
-/// Our workers already use every core: OpenBLAS must compute each product on the calling thread,
-/// and its pool (started when the library loads) must not spin on our cores, as it does for its
-/// first ~0.1 s even when no product ever runs. Once, when the first workspace is made.
-let blasRunsOnCallersThread: Void = {
-    openblas_set_num_threads(1)
-    _ = blas_thread_shutdown_()
-}()
-
 /// Scratch memory for `MomentSums.add`, grown on demand and reused batch after batch by one
 /// worker (never shared between threads).
 public final class MomentWorkspace {
@@ -532,9 +523,7 @@ public final class MomentWorkspace {
     var compactedShift: UnsafeMutablePointer<Double> { compactedShiftBuffer.base }
     private var activeIndices = Buffer<Int>()
 
-    public init() {
-        _ = blasRunsOnCallersThread
-    }
+    public init() {}
 
     /// The shifted responses of the last `MomentSums.add(responses:shiftedBy:…:keepingShifted: true)`
     /// that returned true, rows × q row-major; valid until the workspace is used again.
