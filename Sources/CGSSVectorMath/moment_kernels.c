@@ -45,14 +45,9 @@ INLINE int shift_square_check_body(
     return finite;
 }
 
-DEFINE_WIDTHS_RETURNING(int, shift_square_check,
+DEFINE_EXPORTED_WIDTHS_RETURNING(int, gss_shift_square_check, shift_square_check,
     (const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared),
     (responses, shift, rows, q, shifted, squared))
-
-int gss_shift_square_check(
-    const double *responses, const double *shift, size_t rows, size_t q, double *shifted, double *squared) {
-    return shift_square_check(responses, shift, rows, q, shifted, squared);
-}
 
 /* ---- Survey of the zeros ---- */
 
@@ -74,14 +69,9 @@ INLINE size_t survey_rows_body(
     return active;
 }
 
-DEFINE_WIDTHS_RETURNING(size_t, survey_rows,
+DEFINE_EXPORTED_WIDTHS_RETURNING(size_t, gss_survey_rows, survey_rows,
     (const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing),
     (responses, reference, rows, q, flags, differing))
-
-size_t gss_survey_rows(
-    const double *responses, const double *reference, size_t rows, size_t q, uint8_t *flags, size_t *differing) {
-    return survey_rows(responses, reference, rows, q, flags, differing);
-}
 
 /* ---- Design rows ---- */
 
@@ -127,14 +117,9 @@ INLINE void moment_design_body(
     }
 }
 
-DEFINE_WIDTHS(moment_design,
+DEFINE_EXPORTED_WIDTHS(gss_moment_design, moment_design,
     (const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2),
     (features, rows, p, design, sum_phi, sum_phi2))
-
-void gss_moment_design(
-    const double *features, size_t rows, size_t p, double *design, double *sum_phi, double *sum_phi2) {
-    moment_design(features, rows, p, design, sum_phi, sum_phi2);
-}
 
 /* ---- The fused products ---- */
 

@@ -115,19 +115,9 @@ INLINE void latin_place_body(
 
 /* ---- One wrapper per width (vector_width.h), and the public entries ---- */
 
-DEFINE_WIDTHS(feistel_evaluate,
+DEFINE_EXPORTED_WIDTHS(gss_feistel_evaluate, feistel_evaluate,
     (const gss_feistel_permutation *permutation, uint64_t first, size_t count, double *output, size_t stride),
     (permutation, first, count, output, stride))
-DEFINE_WIDTHS(latin_place,
+DEFINE_EXPORTED_WIDTHS(gss_latin_place, latin_place,
     (double *values, size_t count, uint64_t first_index, uint64_t jitter_key, int jittered, double scale),
     (values, count, first_index, jitter_key, jittered, scale))
-
-void gss_feistel_evaluate(
-    const gss_feistel_permutation *permutation, uint64_t first, size_t count, double *output, size_t stride) {
-    feistel_evaluate(permutation, first, count, output, stride);
-}
-
-void gss_latin_place(
-    double *values, size_t count, uint64_t first_index, uint64_t jitter_key, int jittered, double scale) {
-    latin_place(values, count, first_index, jitter_key, jittered, scale);
-}

@@ -158,11 +158,7 @@ INLINE void normal_quantile_body(const double *restrict u, double *restrict z, s
     }
 }
 
-DEFINE_WIDTHS(normal_quantile, (const double *u, double *z, size_t count), (u, z, count))
-
-void gss_normal_quantile_array(const double *u, double *z, size_t count) {
-    normal_quantile(u, z, count);
-}
+DEFINE_EXPORTED_WIDTHS(gss_normal_quantile_array, normal_quantile, (const double *u, double *z, size_t count), (u, z, count))
 
 /* Rows of fewer than 8 numbers run as one flat array whose offsets and scales repeat with period
  * n: tiled 8 times, a block of 8n numbers is one vectorisable pass. Wider rows vectorise as they are. */
@@ -187,10 +183,6 @@ INLINE void perturb_rows_body(
     for (size_t t = 0; start + t < total; ++t) out[start + t] = offsets[t] + scales[t] * noise[start + t];
 }
 
-DEFINE_WIDTHS(perturb_rows,
+DEFINE_EXPORTED_WIDTHS(gss_perturb_rows, perturb_rows,
     (const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out),
     (x, gamma, noise, rows, n, out))
-
-void gss_perturb_rows(const double *x, const double *gamma, const double *noise, size_t rows, size_t n, double *out) {
-    perturb_rows(x, gamma, noise, rows, n, out);
-}

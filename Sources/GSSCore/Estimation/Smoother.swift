@@ -106,12 +106,13 @@ public struct Smoother: Sendable {
         let evaluators = try blackBox.makeEvaluators(count: workerCount)
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
         let rowsPerCall = plan.rowsPerChunk * group
-        let featureRowCount = features.featuresAreScores ? 0 : rowsPerCall * features.featureCount
+        let sizes = LaneBuffers.Sizes(
+            perInput: rowsPerCall * n, outputs: rowsPerCall * m,
+            featureRows: features.featuresAreScores ? 0 : rowsPerCall * features.featureCount)
         let lanes = evaluators.map {
             ChunkLane(
                 evaluator: $0, blackBox: blackBox, point: x, features: features, points: points,
-                distribution: configuration.distribution,
-                buffers: lanePool.take(rows: rowsPerCall, n: n, m: m, featureRowCount: featureRowCount))
+                distribution: configuration.distribution, buffers: lanePool.take(sizes))
         }
         defer { lanePool.give(lanes.map(\.buffers)) }
         let fx: [Double]? = configuration.covariate == .fx ? try lanes[0].evaluateUnperturbed() : nil
@@ -290,8 +291,15 @@ private final class SumsBox: @unchecked Sendable {
 /// One lane's scratch: rows × n uniforms, noise, scores and inputs, rows × p feature rows (none when
 /// the features are the scores), rows × m outputs, and the moment sums' workspace.
 struct LaneBuffers: @unchecked Sendable {  // handed whole from one lane to the next, never shared
+    /// How many numbers the arrays hold: each input-sized one, the outputs, the feature rows.
+    struct Sizes: Equatable {
+        let perInput, outputs, featureRows: Int
+    }
+
     var uniforms, noise, scores, featureRows, inputs, outputs: [Double]
     let workspace: MomentWorkspace
+
+    var sizes: Sizes { Sizes(perInput: uniforms.count, outputs: outputs.count, featureRows: featureRows.count) }
 
     init(
         uniforms: [Double], noise: [Double], scores: [Double], featureRows: [Double], inputs: [Double],
@@ -301,21 +309,12 @@ struct LaneBuffers: @unchecked Sendable {  // handed whole from one lane to the 
         (self.inputs, self.outputs, self.workspace) = (inputs, outputs, workspace)
     }
 
-    init(rows: Int, n: Int, m: Int, featureRowCount: Int) {
-        let perInput = [Double](repeating: 0, count: rows * n)
+    init(sizes: Sizes) {
+        let perInput = [Double](repeating: 0, count: sizes.perInput)
         self.init(
             uniforms: perInput, noise: perInput, scores: perInput,
-            featureRows: [Double](repeating: 0, count: featureRowCount), inputs: perInput,
-            outputs: [Double](repeating: 0, count: rows * m), workspace: MomentWorkspace())
-    }
-
-    func fits(rows: Int, n: Int, m: Int, featureRowCount: Int) -> Bool {
-        uniforms.count == rows * n && outputs.count == rows * m && featureRows.count == featureRowCount
-    }
-
-    func hasSameSizes(as other: LaneBuffers) -> Bool {
-        uniforms.count == other.uniforms.count && outputs.count == other.outputs.count
-            && featureRows.count == other.featureRows.count
+            featureRows: [Double](repeating: 0, count: sizes.featureRows), inputs: perInput,
+            outputs: [Double](repeating: 0, count: sizes.outputs), workspace: MomentWorkspace())
     }
 }
 
@@ -328,19 +327,17 @@ final class LaneBufferPool: Sendable {
     private static let kept = 64
     private let spare = Mutex<[LaneBuffers]>([])
 
-    func take(rows: Int, n: Int, m: Int, featureRowCount: Int) -> LaneBuffers {
+    func take(_ sizes: LaneBuffers.Sizes) -> LaneBuffers {
         let found = spare.withLock { pool -> LaneBuffers? in
-            guard let index = pool.lastIndex(where: { $0.fits(rows: rows, n: n, m: m, featureRowCount: featureRowCount) })
-            else { return nil }
-            return pool.remove(at: index)
+            pool.lastIndex { $0.sizes == sizes }.map { pool.remove(at: $0) }
         }
-        return found ?? LaneBuffers(rows: rows, n: n, m: m, featureRowCount: featureRowCount)
+        return found ?? LaneBuffers(sizes: sizes)
     }
 
     func give(_ buffers: [LaneBuffers]) {
-        guard let latest = buffers.first else { return }
+        guard let latest = buffers.first?.sizes else { return }
         spare.withLock { pool in
-            pool.removeAll { !$0.hasSameSizes(as: latest) }
+            pool.removeAll { $0.sizes != latest }
             pool += buffers
             if pool.count > Self.kept { pool.removeFirst(pool.count - Self.kept) }
         }
