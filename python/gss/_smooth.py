@@ -1,0 +1,460 @@
+"""gss.smooth: batched estimates of the smoothed value, its Jacobian and the extras."""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import operator
+import threading
+import weakref
+from collections import OrderedDict
+from ctypes import byref, c_void_p
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import _capi
+from ._box import BlackBox, as_points, threads_argument
+from ._errors import raise_for_status
+
+__all__ = ["smooth", "Estimate", "point_seed", "DISTRIBUTIONS", "SAMPLERS", "COVARIATES"]
+
+LIB = _capi.LIB
+_UINT64 = 2**64
+
+DISTRIBUTIONS = ("gaussian", "logistic", "gumbel", "cauchy", "laplace", "triangular", "wigner")
+SAMPLERS = ("mc", "qmc-latin", "rqmc-latin", "qmc-cartesian", "rqmc-cartesian", "sobol")
+COVARIATES = ("none", "fx", "loo")
+
+
+def _seed_value(seed: Any, what: str = "seed") -> int:
+    try:
+        value = operator.index(seed)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer in [0, 2^64), got {seed!r}.") from None
+    if isinstance(seed, bool) or not 0 <= value < _UINT64:
+        raise ValueError(f"{what} must be an integer in [0, 2^64), got {seed!r}.")
+    return value
+
+
+def point_seed(seed: int, point: int) -> int:
+    """The seed point ``point`` of a batch is estimated with (``gss_point_seed``).
+
+    ``seed + point * 0x9E3779B97F4A7C15 (mod 2^64)``: point 0 uses ``seed`` itself, and point b
+    of a batch estimated with ``seed`` equals, bit for bit, a one-point estimate with
+    ``point_seed(seed, b)``, whatever the batch size and the thread count.
+    """
+    return int(LIB.gss_point_seed(_seed_value(seed), _seed_value(point, "point")))
+
+
+class Estimate:
+    """What :func:`gss.smooth` returns: the estimates and their standard errors.
+
+    For x of shape (n,) the arrays are shaped ``(m,)`` (value) and ``(m, n)`` (Jacobian); for a
+    batch x of shape (B, n) (or any ``(..., n)``) they gain the leading batch axes.  With
+    ``shaped=True`` every m axis is the black box's ``output_shape`` instead.  Extras that were
+    not requested are None.
+
+    Attributes
+    ----------
+    value, value_stderr : numpy.ndarray, (..., m)
+        The smoothed value f_eps(x) = E[f(x + gamma eps)] (with ``median=k``, the k-sample
+        median's) and its standard error.
+    jacobian, jacobian_stderr : numpy.ndarray, (..., m, n)
+        ``jacobian[..., i, j]`` = d value_i / d x_j.
+    scale_gradient, scale_gradient_stderr : numpy.ndarray, (..., m, n) or (..., m, n, n)
+        With ``wrt_scale=True``: d value_i / d gamma_j (Lemma 6; one column per input, so the
+        derivative in a single scalar gamma is the sum over the last axis), or d value_i / d L_jk
+        with a scale matrix (Theorem 7).
+    covariance, covariance_stderr : numpy.ndarray, (..., m, m)
+        With ``covariance=True``: the output covariance G (Theorem 8).
+    covariance_gradient, covariance_gradient_stderr : numpy.ndarray, (..., m, m, n)
+        With ``covariance=True``: dG / dx.
+    covariance_scale_gradient, covariance_scale_gradient_stderr : numpy.ndarray
+        With both: dG / d gamma, (..., m, m, n) or (..., m, m, n, n).
+    seed : int
+        The seed of point 0 (point b used ``gss.point_seed(seed, b)``).
+    samples : int
+        Samples per point.
+    """
+
+    __slots__ = ("seed", "samples") + _capi.OUTPUT_FIELDS
+
+    def __init__(self, seed: int, samples: int, arrays: dict[str, Optional[np.ndarray]]):
+        self.seed = seed
+        self.samples = samples
+        for name in _capi.OUTPUT_FIELDS:
+            setattr(self, name, arrays.get(name))
+
+    def __repr__(self) -> str:
+        parts = [f"{name}{tuple(getattr(self, name).shape)}"
+                 for name in _capi.OUTPUT_FIELDS if getattr(self, name) is not None]
+        return f"<gss.Estimate samples={self.samples} seed={self.seed}: {', '.join(parts)}>"
+
+
+class _Config:
+    """A gss_config handle, with the scale last set on it."""
+
+    __slots__ = ("handle", "busy", "scale_key", "_finalizer", "__weakref__")
+
+    def __init__(self) -> None:
+        handle = c_void_p()
+        status = LIB.gss_config_create(byref(handle))
+        if status != _capi.OK:
+            raise_for_status(status, b"")
+        self.handle: int = handle.value
+        self.busy = False
+        self.scale_key: Any = None
+        self._finalizer = weakref.finalize(self, LIB.gss_config_free, self.handle)
+
+    def set(self, setter: Any, *args: Any) -> None:
+        error = ctypes.create_string_buffer(_capi.ERROR_CAPACITY)
+        status = setter(self.handle, *args, error, _capi.ERROR_CAPACITY)
+        if status != _capi.OK:
+            raise_for_status(status, error.value)
+
+
+def _text(value: Any, what: str, choices: tuple[str, ...]) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be one of {', '.join(choices)}; got {value!r}.")
+    return value.encode()
+
+
+def _new_config(key: tuple) -> _Config:
+    dist, samples, sampler, antithetic, covariate, threads, wrt_scale, covariance, median = key
+    config = _Config()
+    config.set(LIB.gss_config_set_distribution, dist)
+    config.set(LIB.gss_config_set_samples, samples)
+    config.set(LIB.gss_config_set_sampler, sampler)
+    config.set(LIB.gss_config_set_antithetic, int(antithetic))
+    config.set(LIB.gss_config_set_covariate, covariate)
+    config.set(LIB.gss_config_set_threads, threads)
+    config.set(LIB.gss_config_set_scale_derivative, int(wrt_scale))
+    config.set(LIB.gss_config_set_covariance, int(covariance))
+    config.set(LIB.gss_config_set_median, median)
+    return config
+
+
+_local = threading.local()
+_CACHE_SIZE = 16
+
+
+def _acquire_config(key: tuple) -> _Config:
+    """A configuration with these settings, from this thread's cache (made on a miss).
+
+    Caching saves the Python call ~10 setter calls; a configuration in use (a nested call from a
+    black box on this thread) is never handed out twice.
+    """
+    cache: Optional[OrderedDict] = getattr(_local, "configs", None)
+    if cache is None:
+        cache = _local.configs = OrderedDict()
+    config = cache.get(key)
+    if config is not None and not config.busy:
+        cache.move_to_end(key)
+    else:
+        config = _new_config(key)
+        if key not in cache:
+            cache[key] = config
+            if len(cache) > _CACHE_SIZE:
+                for old_key, old in list(cache.items()):
+                    if not old.busy:
+                        del cache[old_key]
+                        break
+    config.busy = True
+    return config
+
+
+def _scale_arrays(
+    scale: Any, scale_matrix: Any, n: int
+) -> tuple[Optional[np.ndarray], Optional[np.ndarray], tuple[int, ...]]:
+    """(scale vector or None, scale matrix or None, the shape of one scale-derivative entry)."""
+    if scale_matrix is not None:
+        if not (isinstance(scale, (int, float)) and scale == 1):
+            raise ValueError("give either scale or scale_matrix, not both (a scale matrix L "
+                             "replaces the scale: the noise is L eps).")
+        matrix = np.asarray(scale_matrix)
+        if matrix.dtype.kind not in "fiu" or matrix.dtype == np.bool_:
+            raise ValueError(f"scale_matrix must hold real numbers, got dtype {matrix.dtype}.")
+        if matrix.shape != (n, n):
+            raise ValueError(
+                f"scale_matrix must have shape (n, n) = ({n}, {n}), got shape {matrix.shape}."
+            )
+        return None, np.ascontiguousarray(matrix, dtype=np.float64), (n, n)
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+        return np.array([float(scale)]), None, (n,)
+    vector = np.asarray(scale)
+    if vector.dtype.kind not in "fiu" or vector.dtype == np.bool_:
+        raise ValueError(f"scale must hold real numbers, got dtype {vector.dtype}.")
+    if vector.shape not in ((), (1,), (n,)):
+        raise ValueError(
+            f"scale must be one number or one per input, shape (n,) = ({n},); got shape {vector.shape}."
+        )
+    return np.ascontiguousarray(vector.reshape(-1), dtype=np.float64), None, (n,)
+
+
+def _apply_scale(config: _Config, vector: Optional[np.ndarray], matrix: Optional[np.ndarray]) -> None:
+    if matrix is not None:
+        key = (b"L", matrix.tobytes())
+        if config.scale_key != key:
+            config.scale_key = None
+            config.set(LIB.gss_config_set_scale_matrix, matrix.ctypes.data, matrix.shape[0])
+            config.scale_key = key
+    else:
+        assert vector is not None
+        key = vector.tobytes()
+        if config.scale_key != key:
+            config.scale_key = None
+            config.set(LIB.gss_config_set_scale, vector.ctypes.data, vector.shape[0])
+            config.scale_key = key
+
+
+def estimate(
+    box: BlackBox,
+    x: Any,
+    *,
+    dist: str = "logistic",
+    scale: Any = 1.0,
+    scale_matrix: Any = None,
+    samples: int = 1024,
+    sampler: str = "rqmc-latin",
+    antithetic: bool = False,
+    covariate: str = "loo",
+    seed: int = 0,
+    threads: Optional[int] = None,
+    wrt_scale: bool = False,
+    covariance: bool = False,
+    median: Optional[int] = None,
+    shaped: bool = False,
+    jacobian: bool = True,
+    stderr: bool = True,
+) -> Estimate:
+    """:func:`smooth`, with switches to skip the Jacobian or the standard errors (the layers)."""
+    if not isinstance(box, BlackBox):
+        raise ValueError(
+            f"box must be a gss.BlackBox (from gss.plugin, gss.function, gss.program or gss.symbol), "
+            f"got {type(box).__name__}."
+        )
+    handle = box.handle()
+    n, m = box.n, box.m
+    if x is None:
+        if box.default_input is None:
+            raise ValueError(f"x is required: the black box {box.name} has no default input.")
+        x = box.default_input
+    points = as_points(x, n)
+    try:
+        samples_value = operator.index(samples)
+    except TypeError:
+        samples_value = -1
+    if isinstance(samples, bool) or samples_value < 2:
+        raise ValueError(f"samples must be an integer >= 2, got {samples!r}.")
+    if median is None:
+        median_value = 0
+    else:
+        try:
+            median_value = operator.index(median)
+        except TypeError:
+            median_value = -1
+        if isinstance(median, bool) or median_value < 2:
+            raise ValueError(f"median must be None or an integer k >= 2, got {median!r}.")
+    seed_value = _seed_value(seed)
+    key = (
+        _text(dist, "dist", DISTRIBUTIONS),
+        samples_value,
+        _text(sampler, "sampler", SAMPLERS),
+        bool(antithetic),
+        _text(covariate, "covariate", COVARIATES),
+        threads_argument(threads),
+        bool(wrt_scale),
+        bool(covariance),
+        median_value,
+    )
+    vector, matrix, q_shape = _scale_arrays(scale, scale_matrix, n)
+
+    lead = points.shape[:-1]
+    count = math.prod(lead)
+    # Every output's per-point shape, in gss_estimate_outputs order.
+    q = math.prod(q_shape)
+    wanted: list[tuple[str, tuple[int, ...], int]] = [("value", (m,), m)]
+    if stderr:
+        wanted.append(("value_stderr", (m,), m))
+    if jacobian:
+        wanted.append(("jacobian", (m, n), m * n))
+        if stderr:
+            wanted.append(("jacobian_stderr", (m, n), m * n))
+    if wrt_scale:
+        wanted.append(("scale_gradient", (m,) + q_shape, m * q))
+        if stderr:
+            wanted.append(("scale_gradient_stderr", (m,) + q_shape, m * q))
+    if covariance:
+        for name, shape in (
+            ("covariance", (m, m)),
+            ("covariance_gradient", (m, m, n)),
+        ) + ((("covariance_scale_gradient", (m, m) + q_shape),) if wrt_scale else ()):
+            size = math.prod(shape)
+            wanted.append((name, shape, size))
+            if stderr:
+                wanted.append((name + "_stderr", shape, size))
+    total = sum(size for _, _, size in wanted)
+    block = np.empty(max(count, 1) * total)
+    base = block.ctypes.data
+    outputs = _capi.EstimateOutputs()
+    outputs.struct_size = ctypes.sizeof(_capi.EstimateOutputs)
+    arrays: dict[str, Optional[np.ndarray]] = {}
+    offset = 0
+    for name, shape, size in wanted:
+        length = count * size
+        arrays[name] = block[offset: offset + length].reshape(lead + shape)
+        setattr(outputs, name, base + 8 * offset)
+        offset += length
+
+    if count:
+        config = _acquire_config(key)
+        try:
+            _apply_scale(config, vector, matrix)
+            config.set(LIB.gss_config_set_seed, seed_value)
+            config_handle = config.handle
+            x_address = points.ctypes.data
+            failed = np.empty(n)
+
+            def invoke(call: _capi.Call, error: ctypes.Array) -> int:
+                return LIB.gss_estimate(
+                    handle, config_handle, x_address, count, byref(outputs), byref(call), error,
+                    _capi.ERROR_CAPACITY,
+                )
+
+            box._invoke(invoke, failed)
+        finally:
+            config.busy = False
+    else:  # no points: still check the settings, as a one-point call would
+        config = _acquire_config(key)
+        config.busy = False
+
+    if shaped and box.output_shape != (m,):
+        # Every m axis (the first of each output, the first two of the covariances) becomes the
+        # black box's output shape.
+        out_shape = box.output_shape
+        for name, shape, _ in wanted:
+            m_axes = 2 if name.startswith("covariance") else 1
+            rebuilt = out_shape * m_axes + shape[m_axes:]
+            arrays[name] = arrays[name].reshape(lead + rebuilt)  # type: ignore[union-attr]
+    return Estimate(seed_value, samples_value, arrays)
+
+
+def smooth(
+    box: BlackBox,
+    x: Any = None,
+    *,
+    dist: str = "logistic",
+    scale: Union[float, Any] = 1.0,
+    scale_matrix: Any = None,
+    samples: int = 1024,
+    sampler: str = "rqmc-latin",
+    antithetic: bool = False,
+    covariate: str = "loo",
+    seed: int = 0,
+    threads: Optional[int] = None,
+    wrt_scale: bool = False,
+    covariance: bool = False,
+    median: Optional[int] = None,
+    shaped: bool = False,
+) -> Estimate:
+    """Estimate the smoothed value and Jacobian of a black box at one point or a batch.
+
+    Generalized stochastic smoothing replaces a black box f (a sorter, a shortest-path solver, a
+    renderer, a simulator: anything without a useful gradient) by
+
+        f_eps(x) = E[ f(x + gamma * eps) ],    eps ~ mu (n independent draws),
+
+    which is differentiable whatever f is.  gss estimates f_eps(x) and its Jacobian from
+    evaluations of f alone, with a standard error for every entry:
+
+        f_eps(x)       ~ (1/s) sum_i f(x + gamma eps_i)
+        d f_eps / dx_j ~ (1/s) sum_i (f(x + gamma eps_i) - c) * score(eps_ij) / gamma_j
+
+    (score = d/d eps of -log mu; c a control variate).  This is what ``gss grad`` computes, in
+    process, on all cores, for B points in one call.
+
+    Example
+    -------
+    >>> import gss, numpy as np
+    >>> sorter = gss.plugin("sorter", n=5)
+    >>> est = gss.smooth(sorter, np.array([0.3, -1.0, 2.0, 0.5, -0.2]), samples=4096, seed=1)
+    >>> est.value.shape, est.jacobian.shape                  # (m,), (m, n)
+    ((25,), (25, 5))
+    >>> batch = gss.smooth(sorter, np.random.randn(100, 5), samples=256, shaped=True)
+    >>> batch.value.shape                                     # (B, 5, 5) permutation matrices
+    (100, 5, 5)
+
+    Parameters
+    ----------
+    box : gss.BlackBox
+        The black box f: :func:`gss.plugin`, :func:`gss.function`, :func:`gss.program` or
+        :func:`gss.symbol`.
+    x : array_like, shape (n,) or (B, n) (any ``(..., n)``), optional
+        The point, or a batch of points; finite real numbers (float64 C-contiguous arrays are
+        used without a copy).  Default: the black box's own input (``box.default_input``).
+    dist : str
+        The smoothing distribution mu: ``"gaussian"``, ``"logistic"`` (default), ``"gumbel"``,
+        ``"cauchy"``, ``"laplace"``, ``"triangular"`` or ``"wigner"``.
+    scale : float or array_like of shape (n,)
+        gamma > 0, one for every input or one per input.  Default 1.
+    scale_matrix : array_like of shape (n, n), optional
+        An invertible L: smooth f(x + L eps) instead (then leave ``scale`` at 1).
+    samples : int
+        s >= 2 samples per point.  Default 1024.
+    sampler : str
+        How the samples are placed: ``"mc"``, ``"qmc-latin"``, ``"rqmc-latin"`` (default),
+        ``"qmc-cartesian"``, ``"rqmc-cartesian"`` or ``"sobol"``.
+    antithetic : bool
+        Pair every sample with its mirror (eps and -eps for symmetric distributions).
+    covariate : str
+        The control variate subtracted from f: ``"none"``, ``"fx"`` (f at x) or ``"loo"``
+        (leave-one-out mean of the other samples; default).
+    seed : int
+        In [0, 2^64).  The same seed and settings give bit-identical results, whatever the
+        thread count; point b of a batch uses ``gss.point_seed(seed, b)``, so it equals a
+        one-point call with that seed.
+    threads : int, optional
+        Worker threads (default: all cores).  Never changes the results.
+    wrt_scale : bool
+        Also estimate d value / d gamma (Lemma 6 of the paper; d value / d L for a scale
+        matrix, Theorem 7): ``scale_gradient``.
+    covariance : bool
+        Also estimate the output covariance and its derivatives (Theorem 8): ``covariance``,
+        ``covariance_gradient`` (and ``covariance_scale_gradient`` with ``wrt_scale``).
+    median : int, optional
+        k-sample median smoothing of a scalar black box (Lemma 13) with 2 <= k <= samples,
+        instead of the mean.
+    shaped : bool
+        Give every output axis in the black box's ``output_shape`` (images, permutation
+        matrices): value ``(..., *output_shape)``, Jacobian ``(..., *output_shape, n)``.
+
+    Returns
+    -------
+    Estimate
+        ``value``, ``value_stderr`` of shape (m,) and ``jacobian``, ``jacobian_stderr`` of shape
+        (m, n) for one point; with a leading (B,) for a batch; extras as requested.
+
+    Raises
+    ------
+    ValueError
+        A bad argument: wrong shape or dtype, a non-finite x, an unknown distribution, sampler
+        or covariate, samples < 2, a bad combination of options (the library's sentence).
+    gss.BlackBoxError
+        The black box failed or gave a non-finite output; ``.point``, ``.sample`` and ``.input``
+        say where (a Python function's exception is its ``__cause__``).
+    MemoryError
+        Out of memory.
+    KeyboardInterrupt
+        Ctrl-C during the call: the estimate stops within one block of rows, nothing written.
+
+    See Also
+    --------
+    gss.torch.Smoothed : the smoothed black box as a PyTorch layer (learnable scale too).
+    gss.jax.smooth : as a JAX function under jit, grad and vmap.
+    """
+    return estimate(
+        box, x, dist=dist, scale=scale, scale_matrix=scale_matrix, samples=samples,
+        sampler=sampler, antithetic=antithetic, covariate=covariate, seed=seed, threads=threads,
+        wrt_scale=wrt_scale, covariance=covariance, median=median, shaped=shaped,
+    )

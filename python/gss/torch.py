@@ -1,0 +1,200 @@
+"""gss as a PyTorch layer: ``gss.torch.Smoothed(box, ...)``.
+
+The smoothed black box f_eps is differentiable; this module makes it a ``torch.nn.Module`` whose
+forward estimates f_eps at a batch of inputs (one gss call, all cores) and whose backward is
+J^T grad_output with the estimated Jacobian J.  The scale gamma can be learned: its gradient is
+the paper's Lemma 6 estimate (Theorem 7 for a scale matrix), from the same samples.
+
+Example: one training step through a hard sorter::
+
+    import torch, gss, gss.torch
+    sorter = gss.plugin("sorter", n=5)
+    layer = gss.torch.Smoothed(sorter, scale=0.5, samples=256, shaped=True, seed=0)
+    scores = model(inputs)                      # (B, 5)
+    permutations = layer(scores)                # (B, 5, 5), differentiable
+    loss = ((permutations - targets) ** 2).mean()
+    loss.backward()                             # J^T g into the model
+    optimizer.step()
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._box import BlackBox
+from ._smooth import _seed_value, estimate, point_seed
+
+__all__ = ["Smoothed"]
+
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def _vjp(grad_output: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
+    """sum_i g[b, i] * J[b, i, j] for every point b: (B, m), (B, m, n) -> (B, n)."""
+    return np.matmul(grad_output[:, None, :], jacobian)[:, 0, :]
+
+
+class _SmoothFunction(torch.autograd.Function):
+    """forward: gss estimate of (value, J[, d value / d scale]); backward: J^T g."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, layer: "Smoothed", seed: int) -> torch.Tensor:  # type: ignore[override]
+        box = layer.box
+        n, m = box.n, box.m
+        lead = x.shape[:-1]
+        points = x.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy().reshape(-1, n)
+        scale_values = scale.detach().to(device="cpu", dtype=torch.float64).numpy()
+        learn = scale.requires_grad
+        if layer.scale_is_matrix:
+            scale_args = dict(scale_matrix=scale_values)
+        else:
+            scale_args = dict(scale=scale_values)
+        est = estimate(
+            box, points, seed=seed, wrt_scale=learn, stderr=False, **scale_args, **layer.settings
+        )
+        ctx.jacobian = est.jacobian  # (B, m, n)
+        ctx.scale_gradient = est.scale_gradient  # (B, m, n) or (B, m, n, n), or None
+        ctx.x_meta = (x.shape, x.dtype, x.device)
+        ctx.scale_meta = (scale.shape, scale.dtype, scale.device)
+        ctx.m = m
+        out_shape = box.output_shape if layer.shaped else (m,)
+        value = torch.from_numpy(est.value.reshape(tuple(lead) + out_shape))
+        return value.to(device=x.device, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> Any:  # type: ignore[override]
+        g = grad_output.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
+        g = g.reshape(-1, ctx.m)
+        grad_x = grad_scale = None
+        if ctx.needs_input_grad[0]:
+            shape, dtype, device = ctx.x_meta
+            grad_x = torch.from_numpy(_vjp(g, ctx.jacobian)).reshape(shape).to(device=device, dtype=dtype)
+        if ctx.needs_input_grad[1] and ctx.scale_gradient is not None:
+            shape, dtype, device = ctx.scale_meta
+            sg = ctx.scale_gradient
+            # sum over points b and outputs i of g[b, i] * d value[b, i] / d gamma_(j or jk)
+            total = np.tensordot(g, sg, axes=([0, 1], [0, 1]))
+            if len(shape) == 0 or math.prod(shape) == 1 and total.size != 1:
+                total = np.asarray(total.sum())  # one gamma for every input: the total derivative
+            grad_scale = torch.from_numpy(np.asarray(total)).reshape(shape).to(device=device, dtype=dtype)
+        return grad_x, grad_scale, None, None
+
+
+class Smoothed(nn.Module):
+    """A black box smoothed by gss, as a differentiable layer.
+
+    ``forward(x)`` maps inputs of shape ``(..., n)`` to the smoothed values, ``(..., m)`` (or
+    ``(..., *box.output_shape)`` with ``shaped=True``), in one gss call for the whole batch; the
+    backward pass is J^T grad_output per point, with J the Jacobian estimated from the same
+    samples.  float32 and float64 inputs give the same dtype out (gss computes in float64).
+    Tensors on another device are copied to the CPU for the black box and the results back.
+
+    Every forward call draws fresh noise: call t (counted by the module, in its state_dict as
+    ``calls``) uses the seed ``gss.point_seed(seed, t << 32)`` and point b of its batch
+    ``gss.point_seed`` of that and b, so a whole training run is reproducible from ``seed``.
+
+    Parameters
+    ----------
+    box : gss.BlackBox
+        The black box f: R^n -> R^m.
+    dist, samples, sampler, antithetic, covariate, threads, median
+        As in :func:`gss.smooth`.
+    scale : float or array_like of shape (n,)
+        gamma > 0, one for all inputs or one per input.
+    scale_matrix : array_like of shape (n, n), optional
+        An invertible L: smooth f(x + L eps) instead.
+    learn_scale : bool
+        Make gamma (or L) an ``nn.Parameter`` (``self.scale`` / ``self.scale_matrix``) whose
+        gradient is the paper's Lemma 6 estimate of d value / d gamma (Theorem 7 for L): for a
+        scalar gamma, grad = sum_b sum_i g[b, i] sum_j d value[b, i] / d gamma_j.  gamma must stay
+        positive; clamp it after optimizer steps if a step may cross 0
+        (``with torch.no_grad(): layer.scale.clamp_(min=1e-3)``).
+    seed : int
+        The training run's seed.
+    shaped : bool
+        Outputs in the black box's output shape (images, permutation matrices).
+    """
+
+    def __init__(
+        self,
+        box: BlackBox,
+        *,
+        dist: str = "logistic",
+        scale: Any = 1.0,
+        scale_matrix: Any = None,
+        learn_scale: bool = False,
+        samples: int = 1024,
+        sampler: str = "rqmc-latin",
+        antithetic: bool = False,
+        covariate: str = "loo",
+        seed: int = 0,
+        threads: Optional[int] = None,
+        median: Optional[int] = None,
+        shaped: bool = False,
+    ) -> None:
+        super().__init__()
+        if not isinstance(box, BlackBox):
+            raise ValueError(f"box must be a gss.BlackBox, got {type(box).__name__}.")
+        self.box = box
+        self.seed = _seed_value(seed)
+        self.shaped = bool(shaped)
+        self.settings = dict(
+            dist=dist, samples=samples, sampler=sampler, antithetic=antithetic,
+            covariate=covariate, threads=threads, median=median,
+        )
+        n = box.n
+        self.scale_is_matrix = scale_matrix is not None
+        if self.scale_is_matrix:
+            if not (isinstance(scale, (int, float)) and scale == 1):
+                raise ValueError("give either scale or scale_matrix, not both.")
+            value = torch.as_tensor(np.asarray(scale_matrix, dtype=np.float64))
+            if value.shape != (n, n):
+                raise ValueError(f"scale_matrix must have shape ({n}, {n}), got {tuple(value.shape)}.")
+            name = "scale_matrix"
+        else:
+            value = torch.as_tensor(np.asarray(scale, dtype=np.float64))
+            if value.shape not in ((), (1,), (n,)):
+                raise ValueError(
+                    f"scale must be one number or one per input, shape ({n},); got {tuple(value.shape)}."
+                )
+            name = "scale"
+        if learn_scale:
+            self.register_parameter(name, nn.Parameter(value.clone()))
+        else:
+            self.register_buffer(name, value.clone())
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+        # Check the settings now (one clear error at construction, not at the first step).
+        estimate(box, np.zeros((0, n)), **self.settings)
+
+    def _scale_tensor(self) -> torch.Tensor:
+        return self.scale_matrix if self.scale_is_matrix else self.scale
+
+    def next_seed(self) -> int:
+        """The seed the next forward call will use."""
+        return point_seed(self.seed, int(self.calls) << 32)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Smoothed values of x, shape ``(..., n)`` -> ``(..., m)`` (or the output shape)."""
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}.")
+        if x.dtype not in _FLOAT_DTYPES:
+            raise ValueError(f"x must be float32 or float64, got {x.dtype}.")
+        if x.ndim == 0 or x.shape[-1] != self.box.n:
+            raise ValueError(
+                f"x must have shape (..., n) with n = {self.box.n} inputs, got {tuple(x.shape)}."
+            )
+        seed = self.next_seed()
+        out = _SmoothFunction.apply(x, self._scale_tensor(), self, seed)
+        with torch.no_grad():
+            self.calls += 1
+        return out
+
+    def extra_repr(self) -> str:
+        learn = isinstance(self._scale_tensor(), nn.Parameter)
+        return (f"{self.box.name}, n={self.box.n}, m={self.box.m}, dist={self.settings['dist']}, "
+                f"samples={self.settings['samples']}, learn_scale={learn}, seed={self.seed}")
