@@ -75,6 +75,10 @@ def as_points(x: Any, n: int, what: str = "x") -> np.ndarray:
             raise ValueError(
                 f"{what} must hold real numbers (a float or integer dtype), got dtype {array.dtype}."
             )
+        if array.ndim == 0 or array.shape[-1] != n:
+            raise ValueError(
+                f"{what} must have shape (n,) or (B, n) with n = {n} inputs, got shape {array.shape}."
+            )
         array = np.ascontiguousarray(array, dtype=np.float64)
     if array.ndim == 0 or array.shape[-1] != n:
         raise ValueError(
@@ -101,33 +105,56 @@ def _make_block_callback(state: _FunctionState) -> Any:
     n, m = state.n, state.m
     double_array = ctypes.c_double
 
+    def evaluate(x: np.ndarray, y: np.ndarray) -> None:
+        rows = len(x)
+        result = state.fn(x)
+        try:
+            out = np.asarray(result, dtype=np.float64)
+        except Exception as conversion:
+            raise TypeError(
+                f"the function must return real numbers of shape ({rows}, {m}); "
+                f"it returned {type(result).__name__} ({conversion})"
+            ) from None
+        if out.shape != (rows, m) and not (m == 1 and out.shape == (rows,)):
+            raise ValueError(
+                f"the function returned shape {out.shape} for {rows} input rows; expected ({rows}, {m})"
+            )
+        y[:] = out.reshape(rows, m)
+
     def callback(context, x_address, rows, y_address, error, error_capacity):  # noqa: ARG001
         y = None
         try:
-            y = np.frombuffer((double_array * (rows * m)).from_address(y_address), dtype=np.float64)
+            y = np.frombuffer(
+                (double_array * (rows * m)).from_address(y_address), dtype=np.float64
+            ).reshape(rows, m)
             # A copy: the rows are gss's, valid only during this call, and fn may keep its argument.
             x = np.frombuffer(
                 (double_array * (rows * n)).from_address(x_address), dtype=np.float64
             ).reshape(rows, n).copy()
-            result = state.fn(x)
             try:
-                out = np.asarray(result, dtype=np.float64)
-            except Exception as conversion:
-                raise TypeError(
-                    f"the function must return real numbers of shape ({rows}, {m}); "
-                    f"it returned {type(result).__name__} ({conversion})"
-                ) from None
-            if out.shape != (rows, m) and not (m == 1 and out.shape == (rows,)):
-                raise ValueError(
-                    f"the function returned shape {out.shape} for {rows} input rows; "
-                    f"expected ({rows}, {m})"
-                )
-            y[:] = out.reshape(-1)
-            return _capi.OK
+                evaluate(x, y)
+                return _capi.OK
+            except Exception as block_failure:
+                exc: BaseException = block_failure
+                y[:] = _NAN
+                # Which row? Evaluate the rows one at a time, up to the first that fails, so that
+                # gss names that row (the rows after it stay NaN).  A failure only of the whole
+                # block (no single row fails) is reported as the block's.
+                if rows > 1:
+                    for row in range(rows):
+                        try:
+                            evaluate(x[row: row + 1], y[row: row + 1])
+                        except Exception as row_failure:
+                            exc = row_failure
+                            y[row:] = _NAN
+                            break
+                    else:
+                        y[:] = _NAN
+                raise exc from None
         except BaseException as exc:  # everything goes back to the caller's thread
             if state.exception is None:
                 state.exception = exc
-            if y is not None:
+            if y is not None and not np.isnan(y).any():
                 y[:] = _NAN
             text = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
             if error and error_capacity > 0:
