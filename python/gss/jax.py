@@ -3,7 +3,7 @@
 Returns ``f(x, seed=0)``, the smoothed black box as a function with a ``jax.custom_vjp`` over
 ``jax.pure_callback``: it works under ``jit``, ``grad`` and ``vmap``.  The forward pass estimates
 the value (and, when differentiated, the Jacobian J, kept as the residual); the backward pass is
-J^T g.  The output has the input's dtype (gss computes in float64; enable ``jax_enable_x64`` for
+J^T g (on the host in NumPy: the same bits as ``gss.torch`` and the NumPy estimate).  The output has the input's dtype (gss computes in float64; enable ``jax_enable_x64`` for
 float64 inputs).
 
 Batches: every leading axis of x, its own or added by ``vmap``, is a batch of points estimated in
@@ -54,6 +54,14 @@ def _seed_words(seed: Any) -> jax.Array:
         low = seed.astype(jnp.uint32)
         high = jnp.zeros_like(low)
     return jnp.stack([low, high], axis=-1)
+
+
+def _host_vjp(g: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
+    """sum_i g[..., i] J[..., i, j] (float64), in J's dtype."""
+    g = np.asarray(g, dtype=np.float64)
+    jacobian = np.asarray(jacobian)
+    product = np.matmul(g[..., None, :], jacobian.astype(np.float64, copy=False))[..., 0, :]
+    return product.astype(jacobian.dtype, copy=False)
 
 
 def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[..., jax.Array]:
@@ -140,9 +148,14 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
         return value, jacobian
 
     def backward(jacobian: jax.Array, g: jax.Array):
+        # J^T g per point, in NumPy on the host: the same bits as gss.torch and as
+        # np.matmul(g[..., None, :], J) on the NumPy estimate (XLA sums in another order).
         lead = jacobian.shape[:-2]
-        flat = g.reshape(lead + (1, m))
-        grad_x = jnp.matmul(flat, jacobian).reshape(lead + (n,))
+        flat = g.reshape(lead + (m,))
+        grad_x = jax.pure_callback(
+            _host_vjp, jax.ShapeDtypeStruct(lead + (n,), jacobian.dtype), flat, jacobian,
+            vmap_method="broadcast_all",
+        )
         return grad_x, None
 
     smoothed.defvjp(forward, backward)
