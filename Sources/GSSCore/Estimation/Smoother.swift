@@ -92,6 +92,12 @@ public struct Smoother: Sendable {
     ///   length of x, a bad scale, a bad combination of options) and `.evaluationFailed` when the
     ///   black box fails or returns a non-finite output.
     public func estimate(_ blackBox: some BlackBox, at x: [Double]) throws -> SmoothedEstimate {
+        try estimate(blackBox, at: x, evaluators: nil)
+    }
+
+    /// `estimate(_:at:)` on the first evaluators of `given` (made by this black box and kept by
+    /// the caller for reuse across estimates), or on fresh ones when nil.
+    func estimate(_ blackBox: some BlackBox, at x: [Double], evaluators given: ArraySlice<any BatchEvaluator>?) throws -> SmoothedEstimate {
         let n = blackBox.inputCount
         let m = blackBox.outputCount
         try Self.validate(point: x, inputCount: n)
@@ -101,9 +107,9 @@ public struct Smoother: Sendable {
             strategy: configuration.sampler, antithetic: configuration.antithetic,
             count: configuration.samples, dimension: n, seed: configuration.seed)
         let plan = ChunkPlan(samples: configuration.samples, inputCount: n, outputCount: m)
-        let workerCount = max(1, min(threads, plan.chunkCount))
+        let workerCount = max(1, min(threads, plan.chunkCount, given?.count ?? .max))
         let group = plan.chunksPerCall(preferredRows: blackBox.preferredBatchRows, workers: workerCount, width: n + m)
-        let evaluators = try blackBox.makeEvaluators(count: workerCount)
+        let evaluators = try given.map { Array($0.prefix(workerCount)) } ?? blackBox.makeEvaluators(count: workerCount)
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
         let rowsPerCall = plan.rowsPerChunk * group
         let sizes = LaneBuffers.Sizes(
@@ -232,13 +238,15 @@ struct ChunkPlan: Sendable {
         // About 16 Ki doubles of inputs and outputs per chunk (with the sums' scratch, within L2),
         // but at least 64 rows (so that each chunk's fixed costs, O(m·p) sums to allocate and
         // merge, are spread over enough rows) unless that would need more than 2 Mi doubles
-        // (16 MiB) of rows; at most 4096 rows, and at least 64 chunks when s allows; always even,
-        // so antithetic pairs never straddle chunks.
+        // (16 MiB) of rows; at most 4096 rows; always even, so antithetic pairs never straddle
+        // chunks. Spread over workers: at least 64 chunks while they keep 32 rows or more (below
+        // that a chunk's fixed costs outweigh its rows: a batch of 100 points at s = 256 ran 6×
+        // slower in 4-row chunks), else at least 8 chunks (a few costly samples still spread).
         let width = max(1, n + m)
         let cacheRows = max(2, min(4096, (1 << 14) / width))
         let memoryRows = max(2, (1 << 21) / width)
         let targetRows = min(max(cacheRows, 64), memoryRows)
-        let spreadRows = max(2, (samples + 63) / 64)
+        let spreadRows = samples >= 8 * 32 ? max(32, (samples + 63) / 64) : max(2, (samples + 7) / 8)
         var rows = 2
         while rows * 2 <= min(targetRows, spreadRows) { rows *= 2 }
         self.samples = samples
