@@ -80,6 +80,13 @@ let swiftTargets: [Target] = [
             .product(name: "SystemPackage", package: "swift-system"),
         ]
     ),
+    // The library's C API (include/gss.h) for other languages: libGSS.so, with the Swift runtime
+    // linked in statically so that it loads where no Swift toolchain is installed.
+    .target(name: "CGSSLibrary"),
+    .target(
+        name: "GSSLibrary",
+        dependencies: ["GSSCore", "GSSHost", "CGSSLibrary"],
+        linkerSettings: []),  // -static-stdlib once GSSCore and GSSHost are free of Foundation
     // zlib from the system (Debian zlib1g-dev), for PNG files.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // Pictures: SVG documents, colour ramps, heat maps, PNG images, loss curves, image grids, bar charts.
@@ -108,6 +115,8 @@ let swiftTargets: [Target] = [
     .testTarget(name: "GSSHostTests", dependencies: ["GSSHost", "GSSCore", "GSSTestSupport"]),
     .testTarget(name: "GSSStudyTests", dependencies: ["GSSStudy", "GSSPlots", "GSSCore", "GSSTestSupport"]),
     .testTarget(name: "GSSPlotsTests", dependencies: ["GSSPlots", "GSSTestSupport"]),
+    // The C API through libGSS.so, by a C program (C/capi_check.c) built and run by the tests.
+    .testTarget(name: "GSSLibraryTests", dependencies: ["GSSTestSupport"], exclude: ["C"]),
     .testTarget(
         name: "GSSCommandTests",
         dependencies: ["GSSCore", "GSSTestSupport", .product(name: "Numerics", package: "swift-numerics")]
@@ -145,6 +154,9 @@ let package = Package(
         .executable(name: "gss", targets: ["gss"]),
         .library(name: "GSSCore", targets: ["GSSCore"]),
         .library(name: "GSSHost", targets: ["GSSHost"]),
+        // SwiftPM refuses a library product named like the `gss` executable: the file is libGSS.so,
+        // installed as libgss.so.
+        .library(name: "GSS", type: .dynamic, targets: ["GSSLibrary"]),
     ] + pluginProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
