@@ -86,7 +86,9 @@ let swiftTargets: [Target] = [
     .target(
         name: "GSSLibrary",
         dependencies: ["GSSCore", "GSSHost", "CGSSLibrary"],
-        linkerSettings: []),  // -static-stdlib once GSSCore and GSSHost are free of Foundation
+        exclude: ["exports.map"],
+        // -static-stdlib once GSSCore and GSSHost are free of Foundation.
+        linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/GSSLibrary/exports.map"])]),
     // zlib from the system (Debian zlib1g-dev), for PNG files.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // Pictures: SVG documents, colour ramps, heat maps, PNG images, loss curves, image grids, bar charts.
