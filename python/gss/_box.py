@@ -19,6 +19,7 @@ from ._errors import raise_for_status
 __all__ = ["BlackBox", "plugin", "function", "program", "symbol"]
 
 LIB = _capi.LIB
+_CALL_SIZE = ctypes.sizeof(_capi.Call)
 _NAN = float("nan")
 
 
@@ -249,13 +250,12 @@ class BlackBox:
 
     # -- calls ------------------------------------------------------------------------------
 
-    def _invoke(self, invoke: Callable[[_capi.Call], int], failed_input: np.ndarray) -> None:
-        """Run one C call on this box with cancellation; raise its failure as an exception."""
-        call = _capi.Call()
-        call.struct_size = ctypes.sizeof(_capi.Call)
-        call.failed_point = -1
-        call.failed_sample = -1
-        call.failed_input = failed_input.ctypes.data
+    def _invoke(self, invoke: Callable[[_capi.Call, ctypes.Array], int], failed_input: np.ndarray,
+                failed_address: int) -> None:
+        """Run one C call on this box with cancellation; raise its failure as an exception.
+
+        failed_input: n doubles at failed_address, where gss writes the failed row."""
+        call = _capi.Call(_CALL_SIZE, None, -1, -1, -1, failed_address, 0)
         error = _error_buffer()
         state = self._state
         if state is None:
@@ -266,7 +266,7 @@ class BlackBox:
         with state.lock:  # the exception slot is per box: one call at a time, as gss does
             state.exception = None
             try:
-                status = run_cancellable(lambda c: invoke(c, error), call)
+                status = run_cancellable(lambda c: invoke(c, error), call, python_callbacks=True)
             finally:
                 cause, state.exception = state.exception, None
         if status != _capi.OK:
@@ -300,6 +300,7 @@ class BlackBox:
             x_address = points.ctypes.data
             y_address = y.ctypes.data
             failed = np.empty(self.n)
+            failed_address = failed.ctypes.data
 
             def invoke(call: _capi.Call, error: ctypes.Array) -> int:
                 return LIB.gss_black_box_evaluate(
@@ -307,7 +308,7 @@ class BlackBox:
                     _capi.ERROR_CAPACITY,
                 )
 
-            self._invoke(invoke, failed)
+            self._invoke(invoke, failed, failed_address)
         if shaped:
             return y.reshape(lead + self.output_shape)
         return y

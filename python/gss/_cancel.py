@@ -52,7 +52,9 @@ def _drain(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def run_cancellable(invoke: Callable[[_capi.Call], int], call: _capi.Call) -> int:
+def run_cancellable(
+    invoke: Callable[[_capi.Call], int], call: _capi.Call, python_callbacks: bool = False
+) -> int:
     """Run ``invoke(call)`` (a C call taking a ``gss_call``) so that a signal cancels it.
 
     On the main thread, ``call.cancel_fd`` is the read end of a pipe installed as the wakeup fd
@@ -60,9 +62,14 @@ def run_cancellable(invoke: Callable[[_capi.Call], int], call: _capi.Call) -> in
     numbers that arrived are forwarded to it, so an asyncio loop still sees them).  When the call
     returns GSS_E_CANCELLED, the pending Python signal handlers run here: the default SIGINT
     handler raises KeyboardInterrupt (once).  A cancellation by another signal whose handler
-    returns normally (say SIGWINCH with a handler) is not the user's request to stop: the call is
+    returns normally (say SIGUSR1 with a handler) is not the user's request to stop: the call is
     run again, which gives the same bits.  If SIGINT arrived but its handler did not raise, a
     KeyboardInterrupt is raised, so that an interrupted call never looks like a finished one.
+
+    python_callbacks: the call runs Python code (a gss.function black box), possibly on this
+    thread, where the default SIGINT handler would raise KeyboardInterrupt inside a ctypes
+    callback (which ctypes would only print).  Then SIGINT is only recorded during the call, and
+    the KeyboardInterrupt raised here, after it.
 
     Returns the call's status (never GSS_E_CANCELLED).
     """
@@ -75,13 +82,19 @@ def run_cancellable(invoke: Callable[[_capi.Call], int], call: _capi.Call) -> in
             previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         except ValueError:  # not the main interpreter's main thread
             return invoke(call)
+        interrupted: list[int] = []
+        swapped = python_callbacks and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         received = b""
         try:
+            if swapped:
+                signal.signal(signal.SIGINT, lambda number, frame: interrupted.append(number))
             call.cancel_fd = r
             status = invoke(call)
         finally:
             # A KeyboardInterrupt raised by the default handler right after the C call returns
-            # passes through here: restore the previous fd and forward what arrived.
+            # passes through here: restore the handler and the previous fd, forward what arrived.
+            if swapped:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.set_wakeup_fd(previous)
             received = _drain(r)
             if received and previous >= 0:
@@ -89,6 +102,8 @@ def run_cancellable(invoke: Callable[[_capi.Call], int], call: _capi.Call) -> in
                     os.write(previous, received)
                 except OSError:
                     pass
+        if interrupted:
+            raise KeyboardInterrupt
         if status != _capi.E_CANCELLED:
             return status
         # Cancelled: run the handlers now (the default SIGINT handler raises KeyboardInterrupt).

@@ -78,13 +78,23 @@ class Estimate:
         Samples per point.
     """
 
-    __slots__ = ("seed", "samples") + _capi.OUTPUT_FIELDS
+    value: Optional[np.ndarray] = None
+    value_stderr: Optional[np.ndarray] = None
+    jacobian: Optional[np.ndarray] = None
+    jacobian_stderr: Optional[np.ndarray] = None
+    scale_gradient: Optional[np.ndarray] = None
+    scale_gradient_stderr: Optional[np.ndarray] = None
+    covariance: Optional[np.ndarray] = None
+    covariance_stderr: Optional[np.ndarray] = None
+    covariance_gradient: Optional[np.ndarray] = None
+    covariance_gradient_stderr: Optional[np.ndarray] = None
+    covariance_scale_gradient: Optional[np.ndarray] = None
+    covariance_scale_gradient_stderr: Optional[np.ndarray] = None
 
-    def __init__(self, seed: int, samples: int, arrays: dict[str, Optional[np.ndarray]]):
+    def __init__(self, seed: int, samples: int, arrays: dict[str, np.ndarray]):
         self.seed = seed
         self.samples = samples
-        for name in _capi.OUTPUT_FIELDS:
-            setattr(self, name, arrays.get(name))
+        self.__dict__.update(arrays)
 
     def __repr__(self) -> str:
         parts = [f"{name}{tuple(getattr(self, name).shape)}"
@@ -192,20 +202,113 @@ def _scale_arrays(
     return np.ascontiguousarray(vector.reshape(-1), dtype=np.float64), None, (n,)
 
 
-def _apply_scale(config: _Config, vector: Optional[np.ndarray], matrix: Optional[np.ndarray]) -> None:
+def _apply_scale(config: _Config, scale: Any, scale_matrix: Any, n: int) -> tuple[int, ...]:
+    """Set the scale on the configuration unless it already holds it; returns the shape of one
+    scale-derivative entry ((n,) or (n, n))."""
+    if scale_matrix is None and type(scale) is float and scale_matrix is None:
+        # The common case, without arrays: a Python float.
+        if config.scale_key != scale:
+            config.scale_key = None
+            value = ctypes.c_double(scale)
+            config.set(LIB.gss_config_set_scale, ctypes.addressof(value), 1)
+            config.scale_key = scale
+        return (n,)
+    vector, matrix, q_shape = _scale_arrays(scale, scale_matrix, n)
     if matrix is not None:
-        key = (b"L", matrix.tobytes())
+        key: Any = (b"L", matrix.tobytes())
         if config.scale_key != key:
             config.scale_key = None
             config.set(LIB.gss_config_set_scale_matrix, matrix.ctypes.data, matrix.shape[0])
             config.scale_key = key
     else:
         assert vector is not None
-        key = vector.tobytes()
+        key = vector.tobytes() if vector.shape[0] > 1 else float(vector[0])
         if config.scale_key != key:
             config.scale_key = None
             config.set(LIB.gss_config_set_scale, vector.ctypes.data, vector.shape[0])
             config.scale_key = key
+    return q_shape
+
+
+_SETTINGS_CACHE: dict = {}
+
+
+def _settings_key(
+    dist: Any, samples: Any, sampler: Any, antithetic: Any, covariate: Any, threads: Any,
+    wrt_scale: Any, covariance: Any, median: Any,
+) -> tuple:
+    """The validated configuration key (what a gss_config is made from), memoised: validating
+    the same settings again costs one dictionary lookup."""
+    raw = (dist, samples, type(samples), sampler, bool(antithetic), covariate, threads,
+           type(threads), bool(wrt_scale), bool(covariance), median, type(median))
+    try:
+        return _SETTINGS_CACHE[raw]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable settings: validate below, do not remember
+        raw = None
+    try:
+        samples_value = operator.index(samples)
+    except TypeError:
+        samples_value = -1
+    if isinstance(samples, bool) or samples_value < 2:
+        raise ValueError(f"samples must be an integer >= 2, got {samples!r}.")
+    if samples_value >= _UINT64:
+        raise ValueError(f"samples must be below 2^64, got {samples!r}.")
+    if median is None:
+        median_value = 0
+    else:
+        try:
+            median_value = operator.index(median)
+        except TypeError:
+            median_value = -1
+        if isinstance(median, bool) or not 2 <= median_value < _UINT64:
+            raise ValueError(f"median must be None or an integer k >= 2, got {median!r}.")
+    key = (
+        _text(dist, "dist", DISTRIBUTIONS),
+        samples_value,
+        _text(sampler, "sampler", SAMPLERS),
+        bool(antithetic),
+        _text(covariate, "covariate", COVARIATES),
+        threads_argument(threads),
+        bool(wrt_scale),
+        bool(covariance),
+        median_value,
+    )
+    if raw is not None and len(_SETTINGS_CACHE) < 1024:
+        _SETTINGS_CACHE[raw] = key
+    return key
+
+
+_LAYOUTS: dict = {}
+
+
+def _layout(n: int, m: int, q_shape: tuple[int, ...], jacobian: bool, stderr: bool,
+            wrt_scale: bool, covariance: bool) -> tuple[list[tuple[str, tuple[int, ...], int]], int]:
+    """The outputs an estimate writes, in gss_estimate_outputs order: (name, per-point shape,
+    per-point size), and the total size per point."""
+    layout_key = (n, m, q_shape, jacobian, stderr, wrt_scale, covariance)
+    found = _LAYOUTS.get(layout_key)
+    if found is not None:
+        return found
+    shapes: list[tuple[str, tuple[int, ...]]] = [("value", (m,))]
+    if jacobian:
+        shapes.append(("jacobian", (m, n)))
+    if wrt_scale:
+        shapes.append(("scale_gradient", (m,) + q_shape))
+    if covariance:
+        shapes.append(("covariance", (m, m)))
+        shapes.append(("covariance_gradient", (m, m, n)))
+        if wrt_scale:
+            shapes.append(("covariance_scale_gradient", (m, m) + q_shape))
+    wanted = []
+    for name, shape in shapes:
+        wanted.append((name, shape, math.prod(shape)))
+        if stderr:
+            wanted.append((name + "_stderr", shape, math.prod(shape)))
+    result = (wanted, sum(size for _, _, size in wanted))
+    _LAYOUTS[layout_key] = result
+    return result
 
 
 def estimate(
@@ -241,80 +344,35 @@ def estimate(
             raise ValueError(f"x is required: the black box {box.name} has no default input.")
         x = box.default_input
     points = as_points(x, n)
-    try:
-        samples_value = operator.index(samples)
-    except TypeError:
-        samples_value = -1
-    if isinstance(samples, bool) or samples_value < 2:
-        raise ValueError(f"samples must be an integer >= 2, got {samples!r}.")
-    if median is None:
-        median_value = 0
-    else:
-        try:
-            median_value = operator.index(median)
-        except TypeError:
-            median_value = -1
-        if isinstance(median, bool) or median_value < 2:
-            raise ValueError(f"median must be None or an integer k >= 2, got {median!r}.")
-    seed_value = _seed_value(seed)
-    key = (
-        _text(dist, "dist", DISTRIBUTIONS),
-        samples_value,
-        _text(sampler, "sampler", SAMPLERS),
-        bool(antithetic),
-        _text(covariate, "covariate", COVARIATES),
-        threads_argument(threads),
-        bool(wrt_scale),
-        bool(covariance),
-        median_value,
-    )
-    vector, matrix, q_shape = _scale_arrays(scale, scale_matrix, n)
-
+    key = _settings_key(dist, samples, sampler, antithetic, covariate, threads, wrt_scale,
+                        covariance, median)
+    seed_value = seed if (type(seed) is int and 0 <= seed < _UINT64) else _seed_value(seed)
+    wrt_scale = key[6]
+    covariance = key[7]
     lead = points.shape[:-1]
-    count = math.prod(lead)
-    # Every output's per-point shape, in gss_estimate_outputs order.
-    q = math.prod(q_shape)
-    wanted: list[tuple[str, tuple[int, ...], int]] = [("value", (m,), m)]
-    if stderr:
-        wanted.append(("value_stderr", (m,), m))
-    if jacobian:
-        wanted.append(("jacobian", (m, n), m * n))
-        if stderr:
-            wanted.append(("jacobian_stderr", (m, n), m * n))
-    if wrt_scale:
-        wanted.append(("scale_gradient", (m,) + q_shape, m * q))
-        if stderr:
-            wanted.append(("scale_gradient_stderr", (m,) + q_shape, m * q))
-    if covariance:
-        for name, shape in (
-            ("covariance", (m, m)),
-            ("covariance_gradient", (m, m, n)),
-        ) + ((("covariance_scale_gradient", (m, m) + q_shape),) if wrt_scale else ()):
-            size = math.prod(shape)
-            wanted.append((name, shape, size))
-            if stderr:
-                wanted.append((name + "_stderr", shape, size))
-    total = sum(size for _, _, size in wanted)
-    block = np.empty(max(count, 1) * total)
-    base = block.ctypes.data
-    outputs = _capi.EstimateOutputs()
-    outputs.struct_size = ctypes.sizeof(_capi.EstimateOutputs)
-    arrays: dict[str, Optional[np.ndarray]] = {}
-    offset = 0
-    for name, shape, size in wanted:
-        length = count * size
-        arrays[name] = block[offset: offset + length].reshape(lead + shape)
-        setattr(outputs, name, base + 8 * offset)
-        offset += length
+    count = math.prod(lead) if len(lead) != 1 else lead[0]
 
-    if count:
-        config = _acquire_config(key)
-        try:
-            _apply_scale(config, vector, matrix)
-            config.set(LIB.gss_config_set_seed, seed_value)
+    config = _acquire_config(key)
+    try:
+        q_shape = _apply_scale(config, scale, scale_matrix, n)
+        wanted, total = _layout(n, m, q_shape, bool(jacobian), bool(stderr), wrt_scale, covariance)
+        # One block for every output, and n more doubles for the failed input row.
+        block = np.empty(count * total + n)
+        base = block.ctypes.data
+        outputs = _capi.EstimateOutputs()
+        outputs.struct_size = ctypes.sizeof(_capi.EstimateOutputs)
+        arrays: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, shape, size in wanted:
+            length = count * size
+            arrays[name] = block[offset: offset + length].reshape(lead + shape)
+            setattr(outputs, name, base + 8 * offset)
+            offset += length
+        if count:
+            # The seed setter cannot fail for a seed in [0, 2^64): no error buffer.
+            LIB.gss_config_set_seed(config.handle, seed_value, None, 0)
             config_handle = config.handle
             x_address = points.ctypes.data
-            failed = np.empty(n)
 
             def invoke(call: _capi.Call, error: ctypes.Array) -> int:
                 return LIB.gss_estimate(
@@ -322,11 +380,8 @@ def estimate(
                     _capi.ERROR_CAPACITY,
                 )
 
-            box._invoke(invoke, failed)
-        finally:
-            config.busy = False
-    else:  # no points: still check the settings, as a one-point call would
-        config = _acquire_config(key)
+            box._invoke(invoke, block[offset:], base + 8 * offset)
+    finally:
         config.busy = False
 
     if shaped and box.output_shape != (m,):
@@ -336,8 +391,8 @@ def estimate(
         for name, shape, _ in wanted:
             m_axes = 2 if name.startswith("covariance") else 1
             rebuilt = out_shape * m_axes + shape[m_axes:]
-            arrays[name] = arrays[name].reshape(lead + rebuilt)  # type: ignore[union-attr]
-    return Estimate(seed_value, samples_value, arrays)
+            arrays[name] = arrays[name].reshape(lead + rebuilt)
+    return Estimate(seed_value, key[1], arrays)
 
 
 def smooth(
