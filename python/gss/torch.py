@@ -43,19 +43,24 @@ class _SmoothFunction(torch.autograd.Function):
     """forward: gss estimate of (value, J[, d value / d scale]); backward: J^T g."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, layer: "Smoothed", seed: int) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, layer: "Smoothed", seed: int,  # type: ignore[override]
+                need_x: bool, need_scale: bool) -> torch.Tensor:
         box = layer.box
         n, m = box.n, box.m
         lead = x.shape[:-1]
         points = x.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy().reshape(-1, n)
         scale_values = scale.detach().to(device="cpu", dtype=torch.float64).numpy()
-        learn = scale.requires_grad
         if layer.scale_is_matrix:
             scale_args = dict(scale_matrix=scale_values)
+        elif scale_values.ndim == 0:
+            scale_args = dict(scale=float(scale_values))
         else:
             scale_args = dict(scale=scale_values)
+        # Only what a backward pass will need: no Jacobian for inference, no scale derivative
+        # unless gamma is learned.
         est = estimate(
-            box, points, seed=seed, wrt_scale=learn, stderr=False, **scale_args, **layer.settings
+            box, points, seed=seed, jacobian=need_x, wrt_scale=need_scale, stderr=False,
+            **scale_args, **layer.settings,
         )
         ctx.jacobian = est.jacobian  # (B, m, n)
         ctx.scale_gradient = est.scale_gradient  # (B, m, n) or (B, m, n, n), or None
@@ -71,7 +76,7 @@ class _SmoothFunction(torch.autograd.Function):
         g = grad_output.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
         g = g.reshape(-1, ctx.m)
         grad_x = grad_scale = None
-        if ctx.needs_input_grad[0]:
+        if ctx.needs_input_grad[0] and ctx.jacobian is not None:
             shape, dtype, device = ctx.x_meta
             grad_x = torch.from_numpy(_vjp(g, ctx.jacobian)).reshape(shape).to(device=device, dtype=dtype)
         if ctx.needs_input_grad[1] and ctx.scale_gradient is not None:
@@ -82,7 +87,7 @@ class _SmoothFunction(torch.autograd.Function):
             if len(shape) == 0 or math.prod(shape) == 1 and total.size != 1:
                 total = np.asarray(total.sum())  # one gamma for every input: the total derivative
             grad_scale = torch.from_numpy(np.asarray(total)).reshape(shape).to(device=device, dtype=dtype)
-        return grad_x, grad_scale, None, None
+        return grad_x, grad_scale, None, None, None, None
 
 
 class Smoothed(nn.Module):
@@ -189,7 +194,11 @@ class Smoothed(nn.Module):
                 f"x must have shape (..., n) with n = {self.box.n} inputs, got {tuple(x.shape)}."
             )
         seed = self.next_seed()
-        out = _SmoothFunction.apply(x, self._scale_tensor(), self, seed)
+        scale = self._scale_tensor()
+        grad = torch.is_grad_enabled()
+        need_x = grad and x.requires_grad
+        need_scale = grad and scale.requires_grad
+        out = _SmoothFunction.apply(x, scale, self, seed, need_x, need_scale)
         with torch.no_grad():
             self.calls += 1
         return out

@@ -110,3 +110,12 @@ def test_errors(sorter4):
         f(jnp.zeros(3))
     with pytest.raises(ValueError, match="float32 or float64"):
         f(jnp.zeros(4, dtype=jnp.int32))
+
+
+def test_nested_vmap_and_jit(sorter4):
+    f = gss.jax.smooth(sorter4, samples=32)
+    grid = jnp.asarray(np.random.default_rng(1).normal(size=(2, 3, 4)))
+    nested = jax.jit(jax.vmap(jax.vmap(lambda x: f(x, 9))))(grid)
+    assert np.array_equal(np.asarray(nested), np.asarray(f(grid, 9)))
+    flat = gss.smooth(sorter4, np.asarray(grid).reshape(6, 4), samples=32, seed=9).value
+    assert np.array_equal(np.asarray(nested).reshape(6, 16), flat)

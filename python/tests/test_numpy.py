@@ -284,3 +284,30 @@ def test_program_each_row(python, tmp_path):
         assert box([[1.5, 0.25]]).tolist() == [[3.25]]
         est = gss.smooth(box, [0.0, 0.0], samples=16, seed=1)
     assert_close(est.jacobian, est.jacobian_stderr, [[2.0, 1.0]], max_stderr=1.5)
+
+
+def test_calls_from_several_python_threads(linear_box):
+    """Any thread may call; calls on one box are serialized, other boxes run concurrently, and
+    every result equals the same call made alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    points = np.random.default_rng(4).normal(size=(5, 3))
+    sorter = gss.plugin("sorter", n=3)
+    jobs = [(box, seed) for seed in range(6) for box in (sorter, linear_box)]
+    alone = [gss.smooth(box, points, samples=256, seed=seed).jacobian for box, seed in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda job: gss.smooth(job[0], points, samples=256, seed=job[1]).jacobian, jobs))
+    for a, b in zip(alone, together):
+        assert np.array_equal(a, b)
+    sorter.close()
+
+
+def test_a_python_black_box_may_call_gss():
+    """A black box whose function itself smooths another black box (nested calls)."""
+    with gss.plugin("sorter", n=2) as inner:
+        def fn(rows):
+            return gss.smooth(inner, rows, samples=16, seed=0).value[:, :1]
+
+        with gss.function(fn, 2, 1) as outer:
+            est = gss.smooth(outer, [0.1, 0.4], samples=32, seed=1)
+    assert np.isfinite(est.jacobian).all()

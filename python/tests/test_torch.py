@@ -198,3 +198,19 @@ def test_errors(sorter3):
     with gss.function(lambda x: np.full((len(x), 1), np.nan), 1, 1) as box:
         with pytest.raises(gss.BlackBoxError):
             gss.torch.Smoothed(box, samples=8)(torch.zeros(1))
+
+
+def test_inference_and_scale_only_gradients(sorter3):
+    layer = gss.torch.Smoothed(sorter3, scale=0.5, learn_scale=True, samples=64, seed=4)
+    x = torch.tensor([[0.1, -0.3, 0.8]], dtype=torch.float64)
+    with torch.no_grad():
+        plain = layer(x)  # no Jacobian, no scale derivative estimated
+    assert not plain.requires_grad
+    est = gss.smooth(sorter3, x.numpy(), scale=0.5, samples=64, seed=gss.point_seed(4, 0))
+    assert np.array_equal(plain.numpy()[0], est.value[0])
+    out = layer(x)  # x needs no gradient; the scale does
+    out.sum().backward()
+    assert x.grad is None and layer.scale.grad is not None
+    est = gss.smooth(sorter3, x.numpy(), scale=0.5, samples=64, seed=gss.point_seed(4, 1 << 32),
+                     wrt_scale=True)
+    assert np.isclose(layer.scale.grad.item(), est.scale_gradient.sum(), rtol=1e-12, atol=1e-15)
