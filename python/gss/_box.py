@@ -461,3 +461,7 @@ def symbol(
         LIB.gss_black_box_open_symbol, str(symbol).encode(), str(signature).encode(), n, m, flags
     )
     return BlackBox(handle)
+
+
+for _public in (BlackBox, plugin, function, program, symbol):
+    _public.__module__ = "gss"

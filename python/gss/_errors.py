@@ -90,3 +90,7 @@ def raise_for_status(
     if status == _capi.E_UNSUPPORTED:
         raise GSSError(message, status)
     raise GSSError(message, status)
+
+
+GSSError.__module__ = "gss"
+BlackBoxError.__module__ = "gss"

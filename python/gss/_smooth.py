@@ -1,6 +1,5 @@
 """gss.smooth: batched estimates of the smoothed value, its Jacobian and the extras."""
 
-from __future__ import annotations
 
 import ctypes
 import math
@@ -9,7 +8,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from ctypes import byref, c_void_p
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 
@@ -400,7 +399,7 @@ def smooth(
     x: Any = None,
     *,
     dist: str = "logistic",
-    scale: Union[float, Any] = 1.0,
+    scale: Any = 1.0,
     scale_matrix: Any = None,
     samples: int = 1024,
     sampler: str = "rqmc-latin",
@@ -513,3 +512,8 @@ def smooth(
         sampler=sampler, antithetic=antithetic, covariate=covariate, seed=seed, threads=threads,
         wrt_scale=wrt_scale, covariance=covariance, median=median, shaped=shaped,
     )
+
+
+smooth.__module__ = "gss"
+Estimate.__module__ = "gss"
+point_seed.__module__ = "gss"

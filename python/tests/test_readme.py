@@ -37,3 +37,14 @@ def test_readme_example_runs(code):
     if "import jax" in code:
         pytest.importorskip("jax")
     exec(compile(code, "<README example>", "exec"), {"__name__": "__readme__"})
+
+
+def test_docstring_examples():
+    import doctest
+
+    import gss
+
+    for module in (gss._smooth, gss._box):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+    assert gss.smooth.__doc__ and "Parameters" in gss.smooth.__doc__
