@@ -99,9 +99,9 @@ class Smoothed(nn.Module):
     samples.  float32 and float64 inputs give the same dtype out (gss computes in float64).
     Tensors on another device are copied to the CPU for the black box and the results back.
 
-    Every forward call draws fresh noise: call t (counted by the module, in its state_dict as
-    ``calls``) uses the seed ``gss.point_seed(seed, t << 32)`` and point b of its batch
-    ``gss.point_seed`` of that and b, so a whole training run is reproducible from ``seed``.
+    Every forward call draws fresh noise: call t (``self.calls``, saved in the state_dict) uses
+    the seed ``gss.point_seed(seed, t << 32)`` and point b of its batch ``gss.point_seed`` of that
+    and b, so a whole training run is reproducible from ``seed``.
 
     Parameters
     ----------
@@ -172,7 +172,7 @@ class Smoothed(nn.Module):
             self.register_parameter(name, nn.Parameter(value.clone()))
         else:
             self.register_buffer(name, value.clone())
-        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+        self.calls = 0  # forward calls so far; in the state_dict (extra state)
         # Check the settings now (one clear error at construction, not at the first step).
         estimate(box, np.zeros((0, n)), **self.settings)
 
@@ -181,7 +181,7 @@ class Smoothed(nn.Module):
 
     def next_seed(self) -> int:
         """The seed the next forward call will use."""
-        return point_seed(self.seed, int(self.calls) << 32)
+        return point_seed(self.seed, self.calls << 32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Smoothed values of x, shape ``(..., n)`` -> ``(..., m)`` (or the output shape)."""
@@ -199,9 +199,16 @@ class Smoothed(nn.Module):
         need_x = grad and x.requires_grad
         need_scale = grad and scale.requires_grad
         out = _SmoothFunction.apply(x, scale, self, seed, need_x, need_scale)
-        with torch.no_grad():
-            self.calls += 1
+        self.calls += 1
         return out
+
+    def get_extra_state(self) -> dict:
+        """The call counter and seed, so that a restored module continues the run's noise."""
+        return {"calls": self.calls, "seed": self.seed}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.calls = int(state["calls"])
+        self.seed = _seed_value(state["seed"])
 
     def extra_repr(self) -> str:
         learn = isinstance(self._scale_tensor(), nn.Parameter)
