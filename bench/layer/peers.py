@@ -408,12 +408,50 @@ class TorchPerturbedShortestPath(_TorchStep):
                 f"baseline; i.i.d. samples")
 
 
+class GssPart:
+    """Where gss's step goes: the estimate alone (gss.smooth's call as the layer makes it, no
+    torch), or f alone (the plugin on B*s perturbed rows made beforehand, all cores)."""
+
+    def __init__(self, case, p, part):
+        import gss
+        from gss._smooth import estimate
+
+        if case == "sorter":
+            box = gss.plugin("sorter", n=p["n"])
+            x, _ = sorter_data(p)
+        else:
+            box = gss.plugin("shortest-path", rows=p["side"], cols=p["side"])
+            x, _ = shortest_path_data(p)
+        self.box, self.p, self.part, self.x, self.estimate, self.count = box, p, part, x, estimate, 0
+        rng = np.random.default_rng(1)
+        noise = rng.logistic(size=(len(x) * p["samples"], x.shape[1])) if p["dist"] == "logistic" else \
+            rng.standard_normal((len(x) * p["samples"], x.shape[1]))
+        self.rows = np.repeat(x, p["samples"], axis=0) + p["scale"] * noise
+
+    def step(self):
+        self.count += 1
+        if self.part == "estimate":
+            return self.estimate(self.box, self.x, dist=self.p["dist"], scale=self.p["scale"],
+                                 samples=self.p["samples"], seed=self.count, stderr=False)
+        return self.box(self.rows)
+
+    def describe(self):
+        if self.part == "estimate":
+            return ("gss's estimate alone: value and Jacobian at the B points in one gss_estimate "
+                    "call through the Python binding (float64 numpy, no torch, no standard errors), "
+                    "all cores")
+        return (f"the black box alone: the plugin on the B*s = {len(self.rows)} perturbed rows made "
+                f"beforehand, one call, all cores (no sampling, no estimator)")
+
+
 IMPLEMENTATIONS = {
     "sorter": {
         "gss": lambda p: GssTorch("sorter", p),
         "gss-1-thread": lambda p: GssTorch("sorter", p, threads=1),
         "torch": lambda p: TorchPerturbedSorter("sorter", p),
         "optax": lambda p: OptaxSorter("sorter", p),
+        "gss estimate only": lambda p: GssPart("sorter", p, "estimate"),
+        "f only": lambda p: GssPart("sorter", p, "f"),
     },
     "shortest-path": {
         "gss": lambda p: GssTorch("shortest-path", p),
@@ -421,6 +459,8 @@ IMPLEMENTATIONS = {
         "torch+heapq": lambda p: TorchPerturbedShortestPath("shortest-path", p, "heapq"),
         "torch+scipy": lambda p: TorchPerturbedShortestPath("shortest-path", p, "scipy"),
         "torch+scipy-batched": lambda p: TorchPerturbedShortestPath("shortest-path", p, "scipy-batched"),
+        "gss estimate only": lambda p: GssPart("shortest-path", p, "estimate"),
+        "f only": lambda p: GssPart("shortest-path", p, "f"),
     },
 }
 PARAMS = {"sorter": SORTER, "shortest-path": SHORTEST_PATH}

@@ -44,9 +44,10 @@ sys.path.insert(0, HERE)
 
 # implementation -> steps per round (about balancing a round's time between implementations)
 PLAN = {
-    "sorter": [("gss", 10), ("gss-1-thread", 10), ("torch", 3), ("torch-1-thread", 3), ("optax", 5)],
+    "sorter": [("gss", 10), ("gss-1-thread", 10), ("torch", 3), ("torch-1-thread", 3), ("optax", 5),
+               ("gss estimate only", 10), ("f only", 10)],
     "shortest-path": [("gss", 3), ("gss-1-thread", 3), ("torch+heapq", 1), ("torch+scipy", 1),
-                      ("torch+scipy-batched", 1)],
+                      ("torch+scipy-batched", 1), ("gss estimate only", 3), ("f only", 3)],
 }
 DEFAULT_ROUNDS = {"sorter": 20, "shortest-path": 8, "overhead": 10}
 PEERS = {"sorter": ["torch", "torch-1-thread", "optax"],
