@@ -20,6 +20,7 @@ __all__ = ["BlackBox", "plugin", "function", "program", "symbol"]
 
 LIB = _capi.LIB
 _CALL_SIZE = ctypes.sizeof(_capi.Call)
+_thread_local = threading.local()  # .error: this thread's free error buffer
 _NAN = float("nan")
 
 
@@ -254,25 +255,35 @@ class BlackBox:
                 failed_address: int) -> None:
         """Run one C call on this box with cancellation; raise its failure as an exception.
 
-        failed_input: n doubles at failed_address, where gss writes the failed row."""
+        invoke(call, error) makes the C call; failed_input: n doubles at failed_address, where
+        gss writes the failed row."""
         call = _capi.Call(_CALL_SIZE, None, -1, -1, -1, failed_address, 0)
-        error = _error_buffer()
-        state = self._state
-        if state is None:
-            status = run_cancellable(lambda c: invoke(c, error), call)
+        local = _thread_local
+        error = getattr(local, "error", None)
+        if error is None:  # none yet on this thread, or in use by a call further up (nested)
+            error = _error_buffer()
+        else:
+            local.error = None
+            error[0] = b"\0"  # no stale message from an earlier call
+        try:
+            state = self._state
+            if state is None:
+                status = run_cancellable(invoke, call, error)
+                if status != _capi.OK:
+                    raise_for_status(status, error.value, call, failed_input)
+                return
+            with state.lock:  # the exception slot is per box: one call at a time, as gss does
+                state.exception = None
+                try:
+                    status = run_cancellable(invoke, call, error, python_callbacks=True)
+                finally:
+                    cause, state.exception = state.exception, None
             if status != _capi.OK:
-                raise_for_status(status, error.value, call, failed_input)
-            return
-        with state.lock:  # the exception slot is per box: one call at a time, as gss does
-            state.exception = None
-            try:
-                status = run_cancellable(lambda c: invoke(c, error), call, python_callbacks=True)
-            finally:
-                cause, state.exception = state.exception, None
-        if status != _capi.OK:
-            raise_for_status(status, error.value, call, failed_input, cause)
-        elif cause is not None and not isinstance(cause, Exception):
-            raise cause
+                raise_for_status(status, error.value, call, failed_input, cause)
+            elif cause is not None and not isinstance(cause, Exception):
+                raise cause
+        finally:
+            local.error = error
 
     def __call__(self, x: Any, *, threads: Optional[int] = None, shaped: bool = False) -> np.ndarray:
         """Evaluate f itself (no smoothing).

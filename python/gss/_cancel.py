@@ -9,7 +9,7 @@ import ctypes
 import os
 import signal
 import threading
-from typing import Callable
+from typing import Any, Callable
 
 from . import _capi
 
@@ -53,9 +53,10 @@ def _drain(fd: int) -> bytes:
 
 
 def run_cancellable(
-    invoke: Callable[[_capi.Call], int], call: _capi.Call, python_callbacks: bool = False
+    invoke: Callable[[_capi.Call, Any], int], call: _capi.Call, error: Any,
+    python_callbacks: bool = False,
 ) -> int:
-    """Run ``invoke(call)`` (a C call taking a ``gss_call``) so that a signal cancels it.
+    """Run ``invoke(call, error)`` (a C call taking a ``gss_call``) so that a signal cancels it.
 
     On the main thread, ``call.cancel_fd`` is the read end of a pipe installed as the wakeup fd
     for the duration of the call (the previous wakeup fd is restored afterwards, and the signal
@@ -75,13 +76,13 @@ def run_cancellable(
     """
     call.cancel_fd = -1
     if threading.get_ident() != _MAIN_THREAD_ID:
-        return invoke(call)
+        return invoke(call, error)
     r, w = _wakeup_pipe()
     while True:
         try:
             previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         except ValueError:  # not the main interpreter's main thread
-            return invoke(call)
+            return invoke(call, error)
         interrupted: list[int] = []
         swapped = python_callbacks and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         received = b""
@@ -89,7 +90,7 @@ def run_cancellable(
             if swapped:
                 signal.signal(signal.SIGINT, lambda number, frame: interrupted.append(number))
             call.cancel_fd = r
-            status = invoke(call)
+            status = invoke(call, error)
         finally:
             # A KeyboardInterrupt raised by the default handler right after the C call returns
             # passes through here: restore the handler and the previous fd, forward what arrived.

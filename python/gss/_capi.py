@@ -99,6 +99,12 @@ class EstimateOutputs(Structure):
     _fields_ = [("struct_size", c_size_t)] + [(name, c_void_p) for name in OUTPUT_FIELDS]
 
 
+# The struct as words: struct_size, then one pointer per output in OUTPUT_FIELDS order.
+ESTIMATE_OUTPUTS_WORDS = 1 + len(OUTPUT_FIELDS)
+assert ctypes.sizeof(EstimateOutputs) == 8 * ESTIMATE_OUTPUTS_WORDS
+OUTPUT_INDEX = {name: 1 + index for index, name in enumerate(OUTPUT_FIELDS)}
+
+
 # gss_status (*gss_block_function)(void *context, const double *x, size_t rows, double *y,
 #                                   char *error, size_t error_capacity)
 BlockFunction = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p, c_size_t)
@@ -151,7 +157,9 @@ _SIGNATURES = {
     "gss_point_seed": (c_uint64, (c_uint64, c_uint64)),
     "gss_estimate": (
         c_int32,
-        (c_void_p, c_void_p, c_void_p, c_size_t, POINTER(EstimateOutputs), POINTER(Call)) + _ERR,
+        # outputs: a gss_estimate_outputs (EstimateOutputs by reference, or its address: the
+        # binding writes it as 13 words at the head of its output block).
+        (c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, POINTER(Call)) + _ERR,
     ),
 }
 

@@ -283,7 +283,7 @@ _LAYOUTS: dict = {}
 
 
 def _layout(n: int, m: int, q_shape: tuple[int, ...], jacobian: bool, stderr: bool,
-            wrt_scale: bool, covariance: bool) -> tuple[list[tuple[str, tuple[int, ...], int]], int]:
+            wrt_scale: bool, covariance: bool) -> tuple[list[tuple[str, tuple[int, ...], int, int]], int]:
     """The outputs an estimate writes, in gss_estimate_outputs order: (name, per-point shape,
     per-point size), and the total size per point."""
     layout_key = (n, m, q_shape, jacobian, stderr, wrt_scale, covariance)
@@ -302,10 +302,10 @@ def _layout(n: int, m: int, q_shape: tuple[int, ...], jacobian: bool, stderr: bo
             shapes.append(("covariance_scale_gradient", (m, m) + q_shape))
     wanted = []
     for name, shape in shapes:
-        wanted.append((name, shape, math.prod(shape)))
+        wanted.append((name, shape, math.prod(shape), _capi.OUTPUT_INDEX[name]))
         if stderr:
-            wanted.append((name + "_stderr", shape, math.prod(shape)))
-    result = (wanted, sum(size for _, _, size in wanted))
+            wanted.append((name + "_stderr", shape, math.prod(shape), _capi.OUTPUT_INDEX[name + "_stderr"]))
+    result = (wanted, sum(size for _, _, size, _ in wanted))
     _LAYOUTS[layout_key] = result
     return result
 
@@ -355,17 +355,20 @@ def estimate(
     try:
         q_shape = _apply_scale(config, scale, scale_matrix, n)
         wanted, total = _layout(n, m, q_shape, bool(jacobian), bool(stderr), wrt_scale, covariance)
-        # One block for every output, and n more doubles for the failed input row.
-        block = np.empty(count * total + n)
+        # One block: the gss_estimate_outputs struct (13 words), every output, and n doubles for
+        # the failed input row; one address to ask numpy for.
+        head = _capi.ESTIMATE_OUTPUTS_WORDS
+        block = np.empty(head + count * total + n)
         base = block.ctypes.data
-        outputs = _capi.EstimateOutputs()
-        outputs.struct_size = ctypes.sizeof(_capi.EstimateOutputs)
+        struct = block[:head].view(np.uint64)
+        struct[:] = 0
+        struct[0] = 8 * head
         arrays: dict[str, np.ndarray] = {}
-        offset = 0
-        for name, shape, size in wanted:
+        offset = head
+        for name, shape, size, index in wanted:
             length = count * size
             arrays[name] = block[offset: offset + length].reshape(lead + shape)
-            setattr(outputs, name, base + 8 * offset)
+            struct[index] = base + 8 * offset
             offset += length
         if count:
             # The seed setter cannot fail for a seed in [0, 2^64): no error buffer.
@@ -375,7 +378,7 @@ def estimate(
 
             def invoke(call: _capi.Call, error: ctypes.Array) -> int:
                 return LIB.gss_estimate(
-                    handle, config_handle, x_address, count, byref(outputs), byref(call), error,
+                    handle, config_handle, x_address, count, base, byref(call), error,
                     _capi.ERROR_CAPACITY,
                 )
 
@@ -387,7 +390,7 @@ def estimate(
         # Every m axis (the first of each output, the first two of the covariances) becomes the
         # black box's output shape.
         out_shape = box.output_shape
-        for name, shape, _ in wanted:
+        for name, shape, _, _ in wanted:
             m_axes = 2 if name.startswith("covariance") else 1
             rebuilt = out_shape * m_axes + shape[m_axes:]
             arrays[name] = arrays[name].reshape(lead + rebuilt)
