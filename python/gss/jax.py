@@ -81,8 +81,9 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
     -------
     f : callable
         ``f(x, seed=0)``: x of shape (..., n), float32 or float64 (a JAX or NumPy array);
-        seed a Python int in [0, 2^64) or an integer array (traced under ``jit``; a per-step
-        counter gives fresh noise each step).  Returns the smoothed values, shape (..., m) (or
+        seed a Python int in [0, 2^64) (all 64 bits kept where f sees the int itself, e.g.
+        closed over inside ``jit``) or an integer array, such as a step counter passed to a
+        jitted function (traced; 32 bits unless x64 is enabled) for fresh noise each step.  Returns the smoothed values, shape (..., m) (or
         ``(..., *output_shape)``), in x's dtype.  Differentiable in x (reverse mode).
     """
     if not isinstance(box, BlackBox):

@@ -119,3 +119,27 @@ def test_nested_vmap_and_jit(sorter4):
     assert np.array_equal(np.asarray(nested), np.asarray(f(grid, 9)))
     flat = gss.smooth(sorter4, np.asarray(grid).reshape(6, 4), samples=32, seed=9).value
     assert np.array_equal(np.asarray(nested).reshape(6, 16), flat)
+
+
+def test_default_config_without_x64():
+    """With JAX's default 32-bit config (x64 off), float32 in and out, a Python seed keeps its
+    64 bits, and gradients flow under jit."""
+    import subprocess
+    import sys
+
+    code = """
+import jax, jax.numpy as jnp, numpy as np, gss, gss.jax
+assert not jax.config.jax_enable_x64
+box = gss.plugin("sorter", n=3)
+f = gss.jax.smooth(box, samples=64)
+x = jnp.asarray([0.1, -0.3, 0.8])
+value = jax.jit(lambda z: f(z, 2**40 + 3))(x)  # a Python seed closed over keeps its 64 bits
+assert value.dtype == jnp.float32
+expected = gss.smooth(box, np.asarray(x, dtype=np.float64), samples=64, seed=2**40 + 3).value
+assert np.array_equal(np.asarray(value), expected.astype(np.float32))
+g = jax.jit(jax.grad(lambda z, s: f(z, s)[0]))(x, jnp.uint32(5))
+assert g.dtype == jnp.float32 and np.isfinite(np.asarray(g)).all()
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
