@@ -1,14 +1,12 @@
 """Black boxes: plugins, Python functions, programs and C symbols, as ``BlackBox`` objects."""
 
-from __future__ import annotations
-
 import ctypes
 import math
 import os
 import threading
 import weakref
 from ctypes import byref, c_size_t, c_void_p
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
@@ -89,6 +87,10 @@ def as_points(x: Any, n: int, what: str = "x") -> np.ndarray:
     return array
 
 
+class _BadOutput(ValueError):
+    """A Python function returned something that is not (rows, m) real numbers."""
+
+
 class _FunctionState:
     """What a Python function black box's callback shares with the calls on it."""
 
@@ -113,15 +115,37 @@ def _make_block_callback(state: _FunctionState) -> Any:
         try:
             out = np.asarray(result, dtype=np.float64)
         except Exception as conversion:
-            raise TypeError(
+            raise _BadOutput(
                 f"the function must return real numbers of shape ({rows}, {m}); "
                 f"it returned {type(result).__name__} ({conversion})"
             ) from None
         if out.shape != (rows, m) and not (m == 1 and out.shape == (rows,)):
-            raise ValueError(
+            raise _BadOutput(
                 f"the function returned shape {out.shape} for {rows} input rows; expected ({rows}, {m})"
             )
         y[:] = out.reshape(rows, m)
+
+    def first_failing_row(x: np.ndarray, y: np.ndarray, block_failure: Exception) -> Exception:
+        """After fn failed on a block: bisect for the first row that fails alone (at most
+        2 log2(rows) + 1 more calls, about twice the block's rows), so that gss names that
+        row.  y then holds the rows before it and NaN from it on.  When no single row fails
+        alone (a failure of the block as a whole), y is all NaN and the block's exception
+        stands."""
+        low, high = 0, len(x)
+        while high - low > 1:
+            middle = (low + high) // 2
+            try:
+                evaluate(x[low:middle], y[low:middle])
+                low = middle  # rows before middle are fine: the failure is after them
+            except Exception:
+                high = middle
+        try:
+            evaluate(x[low:low + 1], y[low:low + 1])
+        except Exception as row_failure:
+            y[low:] = _NAN
+            return row_failure
+        y[:] = _NAN
+        return block_failure
 
     def callback(context, x_address, rows, y_address, error, error_capacity):  # noqa: ARG001
         y = None
@@ -136,32 +160,21 @@ def _make_block_callback(state: _FunctionState) -> Any:
             try:
                 evaluate(x, y)
                 return _capi.OK
+            except _BadOutput:
+                raise
             except Exception as block_failure:
-                exc: BaseException = block_failure
                 y[:] = _NAN
-                # Which row? Evaluate the rows one at a time, up to the first that fails, so that
-                # gss names that row (the rows after it stay NaN).  A failure only of the whole
-                # block (no single row fails) is reported as the block's.
-                if rows > 1:
-                    for row in range(rows):
-                        try:
-                            evaluate(x[row: row + 1], y[row: row + 1])
-                        except Exception as row_failure:
-                            exc = row_failure
-                            y[row:] = _NAN
-                            break
-                    else:
-                        y[:] = _NAN
-                raise exc from None
+                raise (first_failing_row(x, y, block_failure) if rows > 1 else block_failure) from None
         except BaseException as exc:  # everything goes back to the caller's thread
             if state.exception is None:
                 state.exception = exc
             if y is not None and not np.isnan(y).any():
                 y[:] = _NAN
-            text = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")
+            text = f"{type(exc).__name__ if not isinstance(exc, _BadOutput) else 'ValueError'}: {exc}"
+            encoded = text.encode("utf-8", "replace")
             if error and error_capacity > 0:
-                text = text[: error_capacity - 1]
-                ctypes.memmove(error, text + b"\0", len(text) + 1)
+                encoded = encoded[: error_capacity - 1]
+                ctypes.memmove(error, encoded + b"\0", len(encoded) + 1)
             return _capi.E_EVALUATION
 
     return _capi.BlockFunction(callback)
@@ -334,7 +347,7 @@ def _open(opener: Callable[..., int], *args: Any) -> int:
     return handle.value
 
 
-def plugin(plugin: Union[str, "os.PathLike[str]"], **options: Any) -> BlackBox:
+def plugin(plugin: Union[str, os.PathLike], **options: Any) -> BlackBox:
     """A plugin black box: a bundled one by id, or any plugin object by path.
 
     Parameters

@@ -190,3 +190,22 @@ def test_torch_and_jax_are_loaded_only_on_use():
     code = "import sys, gss; print('torch' in sys.modules, 'jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_failing_row_of_a_large_block_is_named():
+    calls = []
+
+    def fn(x):
+        calls.append(len(x))
+        if np.any(x[:, 0] == 700.0):
+            raise ArithmeticError("row 700")
+        return x
+
+    rows = np.zeros((1024, 1))
+    rows[700:] = np.arange(700, 1024)[:, None]
+    with gss.function(fn, 1, 1) as box:
+        with pytest.raises(gss.BlackBoxError) as info:
+            box(rows, threads=1)
+    assert info.value.input.tolist() == [700.0] and info.value.point == 700
+    assert isinstance(info.value.__cause__, ArithmeticError)
+    assert sum(calls) < 4 * 1024, calls  # bisection, not a rerun per row
