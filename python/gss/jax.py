@@ -83,8 +83,9 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
         ``f(x, seed=0)``: x of shape (..., n), float32 or float64 (a JAX or NumPy array);
         seed a Python int in [0, 2^64) (all 64 bits kept where f sees the int itself, e.g.
         closed over inside ``jit``) or an integer array, such as a step counter passed to a
-        jitted function (traced; 32 bits unless x64 is enabled) for fresh noise each step.  Returns the smoothed values, shape (..., m) (or
-        ``(..., *output_shape)``), in x's dtype.  Differentiable in x (reverse mode).
+        jitted function (traced; 32 bits unless x64 is enabled) for fresh noise each step.
+        Returns the smoothed values, shape (..., m) (or ``(..., *output_shape)``), in x's
+        dtype.  Differentiable in x (reverse mode).
     """
     if not isinstance(box, BlackBox):
         raise ValueError(f"box must be a gss.BlackBox, got {type(box).__name__}.")
@@ -96,36 +97,43 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
     out_shape = box.output_shape if shaped else (m,)
 
     def host(x: np.ndarray, seed_words: np.ndarray, own_ndim: int, with_jacobian: bool):
-        """The callback: x (V..., L..., n), seed words (V'..., 2), V' broadcastable to V."""
+        """The callback.  x is (V..., L..., n) and the seeds (V..., 2): vmap's axes V in front
+        (size 1 where that operand is not batched), x's own leading axes L after them.  Every
+        combination of the axes along which the seed varies is one gss call; the other axes
+        (vmapped or x's own) are that call's batch of points, point b seeded point_seed(seed, b)."""
         x = np.asarray(x)
         dtype = x.dtype
         words = np.asarray(seed_words, dtype=np.uint64)
         seeds = words[..., 0] | (words[..., 1] << np.uint64(32))
-        vmapped = x.ndim - own_ndim  # axes vmap added in front (x's own are the rest)
+        vmapped = x.ndim - own_ndim
+        assert seeds.ndim == vmapped, (seeds.shape, x.shape, own_ndim)
         v_shape = np.broadcast_shapes(x.shape[:vmapped], seeds.shape)
         own_lead = x.shape[vmapped:-1]
-        seeds = np.broadcast_to(seeds, v_shape)
-        if seeds.size <= 1 or np.all(seeds == seeds.reshape(-1)[0]):
-            groups = [(None, int(seeds.reshape(-1)[0]) if seeds.size else 0)]
-            points = np.broadcast_to(x, v_shape + own_lead + (n,))
-            batches = [points.reshape(-1, n)]
-        else:  # one seed per vmapped instance: one call each
-            points = np.broadcast_to(x, v_shape + own_lead + (n,)).reshape(
-                (math.prod(v_shape), -1, n)
-            )
-            groups = list(enumerate(int(s) for s in seeds.reshape(-1)))
-            batches = [points[i] for i, _ in groups]
+        points = np.broadcast_to(x, v_shape + own_lead + (n,))
+        seed_axes = [axis for axis in range(vmapped) if seeds.shape[axis] > 1]
+        point_axes = [axis for axis in range(vmapped) if seeds.shape[axis] == 1]
+        order = seed_axes + point_axes
+        calls = math.prod(v_shape[axis] for axis in seed_axes)
+        points = points.transpose(order + list(range(vmapped, points.ndim))).reshape(calls, -1, n)
+        call_seeds = np.broadcast_to(seeds, v_shape).transpose(order).reshape(calls, -1)[:, 0]
         values, jacobians = [], []
-        for (_, seed), batch in zip(groups, batches):
-            est = estimate(box, batch, seed=seed, stderr=False, jacobian=with_jacobian, **settings)
+        for index in range(calls):
+            est = estimate(box, points[index], seed=int(call_seeds[index]), stderr=False,
+                           jacobian=with_jacobian, **settings)
             values.append(est.value)
             jacobians.append(est.jacobian)
-        full_lead = v_shape + own_lead
-        value = np.concatenate(values).reshape(full_lead + out_shape).astype(dtype)
+        ordered_lead = tuple(v_shape[axis] for axis in order) + own_lead
+        back = list(np.argsort(order)) + list(range(vmapped, vmapped + len(own_lead)))
+
+        def arrange(parts: list, tail: tuple) -> np.ndarray:
+            array = np.stack(parts).reshape(ordered_lead + tail)
+            array = array.transpose(back + list(range(len(back), array.ndim)))
+            return np.ascontiguousarray(array, dtype=dtype)
+
+        value = arrange(values, out_shape)
         if not with_jacobian:
             return value
-        jacobian = np.concatenate(jacobians).reshape(full_lead + (m, n)).astype(dtype)
-        return value, jacobian
+        return value, arrange(jacobians, (m, n))
 
     def call(x: jax.Array, words: jax.Array, with_jacobian: bool):
         lead = x.shape[:-1]
@@ -167,7 +175,10 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
             raise ValueError(f"x must be float32 or float64, got dtype {x.dtype}.")
         if x.ndim == 0 or x.shape[-1] != n:
             raise ValueError(f"x must have shape (..., n) with n = {n} inputs, got shape {x.shape}.")
-        return smoothed(x, _seed_words(seed))
+        words = _seed_words(seed)
+        if words.shape != (2,):
+            raise ValueError(f"seed must be one integer (vmap over seeds for one per point), got shape {words.shape[:-1]}.")
+        return smoothed(x, words)
 
     f.__doc__ = (f"The smoothed {box.name} (n = {n}, m = {m}): f(x, seed=0) -> values "
                  f"(..., {', '.join(map(str, out_shape))}).")

@@ -25,6 +25,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._box import BlackBox
 from ._smooth import _seed_value, estimate, point_seed
@@ -72,6 +73,7 @@ class _SmoothFunction(torch.autograd.Function):
         return value.to(device=x.device, dtype=x.dtype)
 
     @staticmethod
+    @once_differentiable  # J^T g is computed in NumPy: a second derivative through it is refused
     def backward(ctx: Any, grad_output: torch.Tensor) -> Any:  # type: ignore[override]
         g = grad_output.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
         g = g.reshape(-1, ctx.m)

@@ -143,3 +143,23 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_nested_vmap_over_seeds_and_points(sorter4):
+    """Outer vmap over seeds, inner over points: instance (v, b) is point b of a call seeded
+    seeds[v], as vmap(f)(X, seeds[v]) alone would give."""
+    f = gss.jax.smooth(sorter4, samples=32)
+    seeds = jnp.asarray([3, 4], dtype=jnp.uint32)
+    out = jax.vmap(lambda s: jax.vmap(lambda x: f(x, s))(jnp.asarray(X)))(seeds)
+    assert out.shape == (2, 3, 16)
+    for v, seed in enumerate((3, 4)):
+        assert np.array_equal(np.asarray(out[v]), gss.smooth(sorter4, X, samples=32, seed=seed).value)
+    # The other nesting: outer over points, inner over seeds.
+    swapped = jax.vmap(lambda x: jax.vmap(lambda s: f(x, s))(seeds))(jnp.asarray(X))
+    assert np.array_equal(np.asarray(swapped), np.asarray(out).transpose(1, 0, 2))
+    # Equal seeds in a vmapped seed array still mean one call per seed (no merging by value).
+    same = jax.vmap(f)(jnp.asarray(X), jnp.asarray([5, 5, 5], dtype=jnp.uint32))
+    for b in range(3):
+        assert np.array_equal(np.asarray(same[b]), gss.smooth(sorter4, X[b], samples=32, seed=5).value)
+    with pytest.raises(ValueError, match="one integer"):
+        f(jnp.asarray(X), jnp.asarray([1, 2, 3]))
