@@ -85,7 +85,8 @@ typedef struct gss_call {
     size_t struct_size;
 
     /* In: stop the call, with GSS_E_CANCELLED, when *cancel_flag becomes nonzero (NULL: never).
-     * Checked before every block of rows, so the call returns within one block's time.
+     * Checked before every block of rows (every 16 rows for a black box without a preferred
+     * block size), so the call returns within about one block's time.
      * [thread] may be set from any thread or a signal handler while the call runs. */
     const volatile int32_t *cancel_flag;
 
@@ -134,7 +135,8 @@ typedef gss_status (*gss_block_function)(void *context, const double *x, size_t 
  * estimator work still runs on every worker.  preferred_rows (0: no preference) asks for blocks of
  * at least that many rows where an estimate has them, for a function whose every call is costly
  * (an interpreter's lock, a GPU launch); results never depend on the block sizes.  name (may be
- * NULL) appears in messages.
+ * NULL) appears in messages.  y is filled with NaN before every call, so outputs the function
+ * never writes fail the call (GSS_E_EVALUATION) instead of counting as numbers.
  * [thread] any.  [memory] function and context must stay valid until gss_black_box_free returns;
  * name is copied. */
 GSS_API gss_status gss_black_box_from_function(size_t n, size_t m, gss_block_function function,

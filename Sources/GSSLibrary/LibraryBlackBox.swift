@@ -61,6 +61,9 @@ final class Interrupt: @unchecked Sendable {  // set and cleared only while no w
         fd = -1
     }
 
+    /// Whether the running call can be stopped at all (it gave a flag or an fd).
+    var isArmed: Bool { flag != nil || fd >= 0 }
+
     var isRequested: Bool { gss_library_cancel_requested(flag, fd) != 0 }
 }
 
@@ -69,8 +72,12 @@ struct CancelledByCaller: Error, CustomStringConvertible {
     var description: String { "the call was cancelled by its caller" }
 }
 
-/// A black box whose evaluators check the running call's interrupt before every block.
+/// A black box whose evaluators check the running call's interrupt before every block, and every
+/// `checkedRows` rows inside a long block of a black box without a preferred block size (its calls
+/// cost little, so a slow C function over thousands of rows still stops within a few rows' time).
 struct InterruptibleBlackBox: BlackBox {
+    static let checkedRows = 16
+
     let inner: any BlackBox
     let interrupt = Interrupt()
 
@@ -82,21 +89,34 @@ struct InterruptibleBlackBox: BlackBox {
     var preferredBatchRows: Int { inner.preferredBatchRows }
 
     func makeEvaluators(count: Int) throws -> [any BatchEvaluator] {
-        try inner.makeEvaluators(count: count).map { Evaluator(inner: $0, interrupt: interrupt) }
+        let splits = inner.preferredBatchRows <= 1
+        return try inner.makeEvaluators(count: count).map {
+            Evaluator(inner: $0, interrupt: interrupt, n: inputCount, m: outputCount, splits: splits)
+        }
     }
 
     private final class Evaluator: BatchEvaluator {
         let inner: any BatchEvaluator
         let interrupt: Interrupt
+        let n, m: Int
+        let splits: Bool
 
-        init(inner: any BatchEvaluator, interrupt: Interrupt) {
+        init(inner: any BatchEvaluator, interrupt: Interrupt, n: Int, m: Int, splits: Bool) {
             self.inner = inner
             self.interrupt = interrupt
+            (self.n, self.m, self.splits) = (n, m, splits)
         }
 
         func evaluate(_ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>) throws {
-            if interrupt.isRequested { throw CancelledByCaller() }
-            try inner.evaluate(inputs, rows: rows, into: outputs)
+            // Rows never depend on how they are batched (the plugin ABI's rule), so splitting keeps the bits.
+            let step = splits && interrupt.isArmed ? InterruptibleBlackBox.checkedRows : rows
+            var start = 0
+            while start < rows {
+                if interrupt.isRequested { throw CancelledByCaller() }
+                let count = min(step, rows - start)
+                try inner.evaluate(inputs + start * n, rows: count, into: outputs + start * m)
+                start += count
+            }
         }
     }
 }

@@ -260,11 +260,12 @@ struct ChunkPlan: Sendable {
     }
 
     /// How many consecutive chunks one evaluate call covers for a black box that prefers batches
-    /// of at least `preferredRows`: enough for that, while every worker keeps at least four calls
-    /// and a call's rows stay within 2 Mi doubles of inputs and outputs (as a chunk's do).
+    /// of at least `preferredRows`: enough for that, while each of several workers keeps at least
+    /// four calls (a lone worker has no one to share with) and a call's rows stay within 2 Mi
+    /// doubles of inputs and outputs (as a chunk's do).
     func chunksPerCall(preferredRows: Int, workers: Int, width: Int) -> Int {
-        let wanted = preferredRows / rowsPerChunk
-        let spread = chunkCount / (4 * workers)
+        let wanted = (preferredRows + rowsPerChunk - 1) / rowsPerChunk
+        let spread = workers > 1 ? chunkCount / (4 * workers) : chunkCount
         let memory = max(rowsPerChunk, (1 << 21) / max(1, width)) / rowsPerChunk
         return max(1, min(wanted, spread, memory))
     }
