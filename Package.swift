@@ -68,8 +68,8 @@ let swiftTargets: [Target] = [
         name: "GSSCore",
         dependencies: ["CBLAS", "CGSSVectorMath", .product(name: "Numerics", package: "swift-numerics")]
     ),
-    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
-    .target(name: "CGSSSystem"),
+    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2, dladdr).
+    .target(name: "CGSSSystem", linkerSettings: [.linkedLibrary("dl")]),
     // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
     // C functions via libffi.
     .target(

@@ -1,13 +1,19 @@
+import CGSSSystem
 import Glibc
 
-/// Finds plugins: bundled ones by id (libgss-<id>.so next to the gss executable, in ../lib/gss,
-/// or in a directory of $GSS_PLUGIN_PATH), any other by path.
+/// Finds plugins: bundled ones by id (libgss-<id>.so in a directory of $GSS_PLUGIN_PATH, next to
+/// the shared library holding this code or in its ../lib/gss, next to the gss executable or in
+/// its ../lib/gss), any other by path.
 public enum PluginLocator {
     /// Directories searched for bundled plugins, in order.
     public static var searchDirectories: [String] {
         var directories: [String] = []
         if let extra = ProcessEnvironment.value(of: "GSS_PLUGIN_PATH") {
             directories += extra.split(separator: ":").map(String.init)
+        }
+        // Used as a library (libgss.so), the plugins shipped with it sit beside it.
+        if let library = libraryDirectory {
+            directories += [library, FileSystem.standardized(library + "/../lib/gss")]
         }
         if let executable = executableDirectory {
             directories += [executable, FileSystem.standardized(executable + "/../lib/gss")]
@@ -18,6 +24,16 @@ public enum PluginLocator {
     /// The directory of the running executable (via /proc/self/exe, which resolves symlinks).
     static var executableDirectory: String? {
         WorkerExecutable.current.map(FileSystem.parent(of:))
+    }
+
+    /// The directory of the shared library that holds this code (symlinks resolved); nil when it
+    /// is linked into the executable, as in gss itself.
+    static var libraryDirectory: String? {
+        let anchor: @convention(c) () -> Void = {}
+        guard let file = gss_shared_object_containing(unsafeBitCast(anchor, to: UnsafeRawPointer.self)),
+            let resolved = FileSystem.resolvingLinks(String(cString: file))
+        else { return nil }
+        return FileSystem.parent(of: resolved)
     }
 
     /// An argument names a file (rather than a bundled id) when it contains '/' or ends in .so.
