@@ -68,7 +68,7 @@ let swiftTargets: [Target] = [
         name: "GSSCore",
         dependencies: ["CBLAS", "CGSSVectorMath", .product(name: "Numerics", package: "swift-numerics")]
     ),
-    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2, dladdr).
+    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2, dladdr1).
     .target(name: "CGSSSystem", linkerSettings: [.linkedLibrary("dl")]),
     // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
     // C functions via libffi.

@@ -1,6 +1,6 @@
 /*
  * gss_system.h — the few Linux calls the Swift host needs that Swift's Glibc module does not
- * import (variadic prctl, memfd_create, mallinfo2 and dladdr behind _GNU_SOURCE / malloc.h).
+ * import (variadic prctl, memfd_create, mallinfo2 and dladdr1 behind _GNU_SOURCE / malloc.h).
  */
 #ifndef GSS_SYSTEM_H
 #define GSS_SYSTEM_H
