@@ -68,8 +68,8 @@ let swiftTargets: [Target] = [
         name: "GSSCore",
         dependencies: ["CBLAS", "CGSSVectorMath", .product(name: "Numerics", package: "swift-numerics")]
     ),
-    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2).
-    .target(name: "CGSSSystem"),
+    // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2, dladdr1).
+    .target(name: "CGSSSystem", linkerSettings: [.linkedLibrary("dl")]),
     // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
     // C functions via libffi.
     .target(
@@ -163,7 +163,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // Without its default trait (SubprocessFoundation), so GSSHost links no Foundation.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2", traits: []),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: swiftTargets + pluginTargets,

@@ -2,6 +2,7 @@
 // value, the Jacobian with standard errors, the derivative in the scale, and the gradient of a
 // loss by either kind of smoothing (the paper's section 2.3). Run it with
 //     swift run library-usage
+import Foundation
 import GSSCore
 
 func show(_ label: String, _ values: [Double], _ errors: [Double]? = nil) {

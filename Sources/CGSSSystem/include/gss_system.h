@@ -1,6 +1,6 @@
 /*
  * gss_system.h — the few Linux calls the Swift host needs that Swift's Glibc module does not
- * import (variadic prctl, memfd_create and mallinfo2 behind _GNU_SOURCE / malloc.h).
+ * import (variadic prctl, memfd_create, mallinfo2 and dladdr1 behind _GNU_SOURCE / malloc.h).
  */
 #ifndef GSS_SYSTEM_H
 #define GSS_SYSTEM_H
@@ -22,5 +22,10 @@ int gss_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 /* Bytes the allocator has handed out and not yet got back, over every arena, including large
  * blocks served by mmap (mallinfo2: uordblks + hblkhd). */
 size_t gss_heap_bytes_in_use(void);
+
+/* The file of the loaded shared object that holds `address`, as the dynamic loader opened it
+ * (its link map's l_name); NULL when the executable itself holds it, or nothing does. The string
+ * belongs to the loader. */
+const char *gss_shared_object_containing(const void *address);
 
 #endif

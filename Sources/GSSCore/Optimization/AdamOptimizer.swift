@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Adam (Kingma & Ba, 2015) exactly as PyTorch's `torch.optim.Adam` computes it (no weight
 /// decay, no AMSGrad), so that experiments written against PyTorch transfer step for step:

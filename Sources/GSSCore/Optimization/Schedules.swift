@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// The learning rate of PyTorch's `CosineAnnealingLR` with `T_max` = the number of steps and
 /// `eta_min` = 0 (the appendix D protocol), stepped once after every optimiser step:

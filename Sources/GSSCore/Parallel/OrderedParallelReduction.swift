@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Runs chunks 0..<chunkCount on `workers` threads and hands their results to `merge` strictly in
 /// chunk order, whatever order they finish in. Floating-point sums therefore come out bit-identical
@@ -30,7 +30,7 @@ enum OrderedParallelReduction {
     /// All fields are guarded by `condition`'s lock; that is what makes the class Sendable.
     private final class SharedState<Partial: Sendable>: @unchecked Sendable {
         let window: Int
-        let condition = NSCondition()
+        let condition = ConditionLock()
         var nextToClaim = 0
         var nextToMerge = 0
         var pending: [Int: Partial] = [:]
@@ -84,47 +84,41 @@ enum OrderedParallelReduction {
 /// Runs `body(0)` … `body(count − 1)` on dedicated threads (not a shared pool, so that blocking
 /// black boxes such as external programs get real concurrency) and returns when all have finished.
 public enum WorkerThreads {
+    /// Each thread's stack: 8 MiB, what a main thread usually gets, whatever the ulimit says
+    /// (black boxes such as plugins and C functions run on these threads).
+    static let stackBytes = 8 << 20
+
     public static func run(count: Int, body: @escaping @Sendable (Int) -> Void) {
         guard count > 1 else {
             if count == 1 { body(0) }
             return
         }
-        // Foundation may keep a finished Thread (and its closure) alive for a while; the threads
-        // reach the body through this box, emptied on return, so captured state (e.g. plugin
-        // instances) is released when run returns, not whenever Foundation lets go of the Thread.
-        let job = Job(body)
-        let done = DispatchGroup()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, stackBytes)
+        var threads: [pthread_t] = []
         for worker in 1..<count {
-            done.enter()
-            let thread = Thread {
-                job.run(worker)
-                done.leave()
+            // The thread owns this retained start; it is released when the thread's body returns.
+            let start = Unmanaged.passRetained(ThreadStart { body(worker) }).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, &attributes, { start in
+                Unmanaged<ThreadStart>.fromOpaque(start!).takeRetainedValue().body()
+                return nil
+            }, start)
+            guard status == 0 else {
+                fatalError("cannot start a worker thread: \(String(cString: strerror(status)))")
             }
-            thread.stackSize = 8 << 20
-            thread.start()
+            threads.append(thread)
         }
-        job.run(0)
-        done.wait()
-        job.clear()
+        body(0)
+        for thread in threads { pthread_join(thread, nil) }
     }
 
-    private final class Job: @unchecked Sendable {
-        private let lock = NSLock()
-        private var body: (@Sendable (Int) -> Void)?
+    /// What a new thread runs, handed to pthread_create as its one pointer argument.
+    private final class ThreadStart {
+        let body: () -> Void
 
-        init(_ body: @escaping @Sendable (Int) -> Void) { self.body = body }
-
-        func run(_ worker: Int) {
-            lock.lock()
-            let body = self.body
-            lock.unlock()
-            body?(worker)
-        }
-
-        func clear() {
-            lock.lock()
-            body = nil
-            lock.unlock()
-        }
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 }

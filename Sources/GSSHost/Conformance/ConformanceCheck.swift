@@ -1,5 +1,3 @@
-import Foundation
-
 /// The checks of `gss conform`, in the order they run. Each runs in a worker process of its own,
 /// so a plugin that crashes or hangs in one still gets a verdict on the others.
 public enum ConformanceCheck: String, CaseIterable, Sendable, Codable {

@@ -1,7 +1,7 @@
 import CGSSPlugin
-import Foundation
 import GSSCore
 import Glibc
+import Synchronization
 
 /// The worker side of `gss conform`: runs one check against the plugin and reports its outcome.
 /// A crash or a hang here is the parent's to report; the steps sent before every risky call
@@ -527,7 +527,7 @@ struct ConformanceProbe {
         let perThread = min(8, affordableRows(probe.secondsPerRow(reference, row: base), share: 0.3 / Double(threadCount * 3), minimum: 1))
         let rows = (0..<threadCount).map { probe.moderateRows(around: base, count: perThread, seed: UInt64(400 + $0)) }
         // Serial results first, and how long one thread's rows take, to size the concurrent run.
-        let started = Date()
+        let started = ContinuousClock.now
         var serial: [[Double]] = []
         for batch in rows {
             let call = probe.evaluate(reference, rows: batch)
@@ -537,7 +537,7 @@ struct ConformanceProbe {
             }
             serial.append(call.outputs)
         }
-        let perCall = max(Date().timeIntervalSince(started) / Double(threadCount), 1e-6)
+        let perCall = max((ContinuousClock.now - started).inSeconds / Double(threadCount), 1e-6)
         if deterministic {
             // A plugin that differs from itself serially is judged by determinism, not here.
             for (index, batch) in rows.enumerated() {
@@ -558,7 +558,7 @@ struct ConformanceProbe {
                 ? "evaluating on one instance from \(threadCount) threads at once (GSS_F_REENTRANT), \(rounds) rounds"
                 : "creating, evaluating on and destroying \(threadCount) instances from \(threadCount) threads at once, \(rounds) rounds")
         let findings = Locked<[String]>([])
-        let deadline = Date().addingTimeInterval(budget * 0.6)
+        let deadline = ContinuousClock.now.advanced(bySeconds: budget * 0.6)
         WorkerThreads.run(count: threadCount) { thread in
             var handle: ProbeHandle
             if reentrant {
@@ -571,7 +571,7 @@ struct ConformanceProbe {
                     return
                 }
             }
-            for _ in 0..<rounds where Date() < deadline {
+            for _ in 0..<rounds where ContinuousClock.now < deadline {
                 let call = probe.evaluate(handle, rows: rows[thread], announce: false)
                 if !call.succeeded {
                     findings.withValue { $0.append("returned \(PluginStatus.name(call.status)) on a concurrent thread: '\(call.message)'") }
@@ -604,9 +604,9 @@ struct ConformanceProbe {
         var error = [CChar](repeating: 0, count: ProbePlugin.errorCapacity)
         func call(_ x: [Double], _ count: Int) throws(PluginError) -> Double {
             var y = [Double](repeating: 0, count: count * probe.m)
-            let started = DispatchTime.now().uptimeNanoseconds
+            let started = ContinuousClock.now
             let status = probe.functions.evaluate(handle.raw, x, rows: count, &y, error: &error, capacity: error.count)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
+            let seconds = (ContinuousClock.now - started).inSeconds
             guard status == GSS_OK else {
                 throw PluginError(.evaluationFailed, "returned \(PluginStatus.name(status)) for a batch of \(count) rows: '\(cText(error))'")
             }
@@ -621,14 +621,14 @@ struct ConformanceProbe {
         while batch < 1024 && Double(batch * 2) * perRow <= 0.005 { batch *= 2 }
         let x = rows(batch)
         let limit = min(1.0, budget * 0.5)
-        reporter.step("evaluating batches of \(batch) rows for up to \(String(format: "%g", limit)) s")
+        reporter.step("evaluating batches of \(batch) rows for up to \(String(cFormat: "%g", limit)) s")
         var spent = 0.0
         var done = 0
         repeat {
             spent += try call(x, batch)
             done += batch
         } while spent < limit
-        var outcome = CheckOutcome.pass("\(formatRate(Double(done) / spent)) rows/s on one thread (batches of \(batch) row\(batch == 1 ? "" : "s"), \(done) rows in \(String(format: "%.2f", spent)) s)")
+        var outcome = CheckOutcome.pass("\(formatRate(Double(done) / spent)) rows/s on one thread (batches of \(batch) row\(batch == 1 ? "" : "s"), \(done) rows in \(String(cFormat: "%.2f", spent)) s)")
         outcome.throughput = Throughput(rowsPerSecond: Double(done) / spent, batchRows: batch, seconds: spent)
         return outcome
     }
@@ -663,7 +663,7 @@ struct ConformanceProbe {
     private func lifecycle() throws(PluginError) -> CheckOutcome {
         let probe = try plugin()
         let wanted = max(20, invocation.settings[ProbeSetting.cycles].flatMap(Int.init) ?? 2000)
-        let deadline = Date().addingTimeInterval(budget * 0.8)
+        let deadline = ContinuousClock.now.advanced(bySeconds: budget * 0.8)
         let first = try probe.create()
         var x = probe.base(first)
         probe.destroy(first)
@@ -689,10 +689,10 @@ struct ConformanceProbe {
             return true
         }
         // The first cycle's time decides how many fit (a slow create, e.g. an FFT plan, costs cycles).
-        let started = Date()
+        let started = ContinuousClock.now
         guard cycle(0) else { return .fail(failure!) }
         var done = 1
-        let affordable = max(20, Int(min(Double(wanted), budget * 0.7 / max(Date().timeIntervalSince(started), 1e-7))))
+        let affordable = max(20, Int(min(Double(wanted), budget * 0.7 / max((ContinuousClock.now - started).inSeconds, 1e-7))))
         let planned = min(wanted, affordable)
         let warmup = max(5, planned / 10)
         while done < warmup {
@@ -704,7 +704,7 @@ struct ConformanceProbe {
         let remaining = planned - warmup
         var middle: Sample?
         var middleCycle = done
-        while done < planned && Date() < deadline {
+        while done < planned && ContinuousClock.now < deadline {
             guard cycle(done) else { return .fail(failure!) }
             done += 1
             if done - warmup == remaining / 2 {
@@ -742,23 +742,15 @@ struct ConformanceProbe {
 }
 
 /// A value shared by threads, read and changed under a lock.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
+/// (A class, so that escaping closures can share it: a Mutex itself cannot be captured.)
+final class Locked<Value: Sendable>: Sendable {
+    private let stored: Mutex<Value>
 
-    init(_ value: Value) { stored = value }
+    init(_ value: Value) { stored = Mutex(value) }
 
-    var value: Value {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
-    }
+    var value: Value { stored.withLock { $0 } }
 
-    func withValue<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&stored)
-    }
+    func withValue<T: Sendable>(_ body: (inout Value) -> T) -> T { stored.withLock { body(&$0) } }
 }
 
 /// The NUL-terminated text in a C buffer held by an array.

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 
 /// How `gss conform` runs its checks.
@@ -66,7 +65,7 @@ public struct ConformanceRunner: Sendable {
         if check == .lifecycle {
             // Without glibc's per-thread cache, freed blocks are counted as free at once, so heap
             // in use is exact and an unchanged heap means "nothing leaked".
-            environment = ProcessInfo.processInfo.environment
+            environment = ProcessEnvironment.all
             environment!["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=0"
         }
         let invocation = WorkerInvocation(
@@ -83,7 +82,7 @@ public struct ConformanceRunner: Sendable {
         } catch {
             return .fail("could not start a worker process: \(error)")
         }
-        let deadline = Date().addingTimeInterval(settings.timeLimit)
+        let deadline = ContinuousClock.now.advanced(bySeconds: settings.timeLimit)
         var step = "starting"
         while true {
             let frame: (kind: UInt8, payload: [UInt8])
@@ -91,7 +90,7 @@ public struct ConformanceRunner: Sendable {
                 frame = try connection.nextFrame(deadline: deadline)
             } catch .timedOut {
                 connection.kill()
-                return .fail("\(Self.noAnswer) \(String(format: "%g", settings.timeLimit)) s while \(step) (the worker was killed; --timeout sets the limit)")
+                return .fail("\(Self.noAnswer) \(String(cFormat: "%g", settings.timeLimit)) s while \(step) (the worker was killed; --timeout sets the limit)")
             } catch .closed {
                 let termination = connection.reapAfterClose()
                 let said = connection.lastOutputLine()
@@ -104,7 +103,7 @@ public struct ConformanceRunner: Sendable {
             case .step:
                 step = String(decoding: frame.payload, as: UTF8.self)
             case .outcome:
-                guard var outcome = try? JSONDecoder().decode(CheckOutcome.self, from: Data(frame.payload)) else {
+                guard var outcome = try? WireFormat.decode(CheckOutcome.self, from: frame.payload) else {
                     connection.kill()
                     return .fail("the worker process sent an unreadable verdict")
                 }

@@ -1,25 +1,22 @@
 import CGSSPlugin
 import CGSSSystem
-import Foundation
 import GSSCore
 import Glibc
+import Synchronization
 
 /// A conformance worker's line to the parent: steps before every risky call (so a crash or hang
 /// is reported with what it was doing), then the outcome.
-final class ProbeReporter: @unchecked Sendable {
-    private let socket = MessageSocket(fd: WorkerDescriptors.socket)
-    private let lock = NSLock()
+final class ProbeReporter: Sendable {
+    /// One frame at a time, whichever thread of a check sends it.
+    private let socket = Mutex(MessageSocket(fd: WorkerDescriptors.socket))
 
     func step(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        try? socket.sendFrame(kind: FrameKind.step.rawValue, payload: Array(text.utf8))
+        socket.withLock { socket in try? socket.sendFrame(kind: FrameKind.step.rawValue, payload: Array(text.utf8)) }
     }
 
     func finish(_ outcome: CheckOutcome) {
-        lock.lock()
-        defer { lock.unlock() }
-        try? socket.sendFrame(kind: FrameKind.outcome.rawValue, payload: Array(try! JSONEncoder().encode(outcome)))
+        let payload = try! WireFormat.encode(outcome)
+        socket.withLock { socket in try? socket.sendFrame(kind: FrameKind.outcome.rawValue, payload: payload) }
     }
 }
 
@@ -163,9 +160,9 @@ struct ProbePlugin: @unchecked Sendable {
     /// checks size their work by it to fit the time limit.
     func secondsPerRow(_ handle: ProbeHandle, row: [Double]) -> Double {
         _ = evaluate(handle, rows: [row])
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = ContinuousClock.now
         _ = evaluate(handle, rows: [row], announce: false)
-        return max(Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9, 1e-7)
+        return max((ContinuousClock.now - started).inSeconds, 1e-7)
     }
 
     /// "the row [0.1, 0.2]" or "a batch of 3 rows, the first [0.1, 0.2]".
@@ -228,19 +225,19 @@ enum ProcessResources {
 
     /// Resident set size in bytes (/proc/self/statm's second field, in pages).
     static var residentBytes: Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        guard let text = FileSystem.text(ofFile: "/proc/self/statm") else { return 0 }
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     static var threadCount: Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+        FileSystem.entries(ofDirectory: "/proc/self/task")?.count ?? 0
     }
 
     /// Open file descriptors (the listing's own descriptor is open while it reads, in every sample alike).
     static var descriptorCount: Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
+        FileSystem.entries(ofDirectory: "/proc/self/fd")?.count ?? 0
     }
 }
 
@@ -249,13 +246,13 @@ func formatBytes(_ bytes: Int) -> String {
     let magnitude = abs(Double(bytes))
     let sign = bytes < 0 ? "-" : ""
     if magnitude < 1024 { return "\(bytes) B" }
-    if magnitude < 1024 * 1024 { return sign + String(format: "%.1f KiB", magnitude / 1024) }
-    return sign + String(format: "%.1f MiB", magnitude / (1024 * 1024))
+    if magnitude < 1024 * 1024 { return sign + String(cFormat: "%.1f KiB", magnitude / 1024) }
+    return sign + String(cFormat: "%.1f MiB", magnitude / (1024 * 1024))
 }
 
 /// "10.4 M", "6.2 k", "59": rows per second for messages.
 public func formatRate(_ rate: Double) -> String {
-    if rate >= 1e6 { return String(format: "%.1f M", rate / 1e6) }
-    if rate >= 1e4 { return String(format: "%.1f k", rate / 1e3) }
-    return String(format: "%.0f", rate)
+    if rate >= 1e6 { return String(cFormat: "%.1f M", rate / 1e6) }
+    if rate >= 1e4 { return String(cFormat: "%.1f k", rate / 1e3) }
+    return String(cFormat: "%.0f", rate)
 }

@@ -1,6 +1,6 @@
 import CFFI
-import Foundation
 import GSSCore
+import Glibc
 import Synchronization
 
 /// Any C function in any shared library, called through libffi: `--symbol LIB:FUNC --signature SIG`.

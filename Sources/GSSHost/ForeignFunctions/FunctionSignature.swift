@@ -1,5 +1,3 @@
-import Foundation
-
 /// The C type of a function as `--signature` spells it: `RET(ARG,ARG,...)` over the scalar types
 /// `double float int32 int64` (each argument one input coordinate, the result the one output), or
 /// the array form `void(const double*,double*)` (the function reads n doubles and writes m).
@@ -52,7 +50,7 @@ public enum FunctionSignature: Sendable, Equatable, CustomStringConvertible {
     private static func normalized(_ text: String) -> String {
         var words = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for mark in ["(", ")", ",", "*"] {
-            words = words.replacingOccurrences(of: " " + mark, with: mark).replacingOccurrences(of: mark + " ", with: mark)
+            words = words.replacing(" " + mark, with: mark).replacing(mark + " ", with: mark)
         }
         return words
     }

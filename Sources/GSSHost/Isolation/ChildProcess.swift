@@ -1,6 +1,6 @@
 import CGSSSystem
-import Foundation
 import Glibc
+import Synchronization
 
 /// How a child process ended.
 public enum ProcessTermination: Sendable, Equatable, CustomStringConvertible {
@@ -64,10 +64,10 @@ public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
 
 /// A child process started with posix_spawn, always reaped: by `wait`, `terminate`, or at the
 /// latest when the last reference goes away (then it is killed if still running).
-final class ChildProcess: @unchecked Sendable {
+final class ChildProcess: Sendable {
     let pid: pid_t
-    private let lock = NSLock()
-    private var ended: ProcessTermination?
+    /// How it ended, once reaped; waiting for that happens under this lock.
+    private let ended = Mutex<ProcessTermination?>(nil)
 
     /// Starts `executable` with `arguments`; `descriptors` maps file descriptor numbers in the
     /// child (3, 4, …) to descriptors of the parent, which must all be >= 10 so that no mapping
@@ -124,40 +124,36 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// How it ended, if it has ended and been reaped.
-    var termination: ProcessTermination? {
-        lock.lock()
-        defer { lock.unlock() }
-        return ended
-    }
+    var termination: ProcessTermination? { ended.withLock { $0 } }
 
     /// Reaps it if it has ended, without blocking.
     func poll() -> ProcessTermination? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let ended { return ended }
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == pid { ended = ProcessTermination(waitStatus: status) }
-        return ended
+        ended.withLock { ended in
+            if let ended { return ended }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { ended = ProcessTermination(waitStatus: status) }
+            return ended
+        }
     }
 
     /// Blocks until it ends.
     func wait() -> ProcessTermination {
-        lock.lock()
-        defer { lock.unlock() }
-        if let ended { return ended }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let termination = ProcessTermination(waitStatus: status)
-        ended = termination
-        return termination
+        ended.withLock { ended in
+            if let ended { return ended }
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let termination = ProcessTermination(waitStatus: status)
+            ended = termination
+            return termination
+        }
     }
 
     /// Waits up to `seconds` for it to end by itself, then kills it; returns how it ended.
     func terminate(within seconds: Double) -> ProcessTermination {
-        let deadline = Date().addingTimeInterval(seconds)
+        let deadline = ContinuousClock.now.advanced(bySeconds: seconds)
         var pause: useconds_t = 100
-        while Date() < deadline {
+        while ContinuousClock.now < deadline {
             if let ended = poll() { return ended }
             usleep(pause)
             pause = min(pause * 2, 20_000)

@@ -1,5 +1,4 @@
 import CGSSPlugin
-import Foundation
 import GSSCore
 import Glibc
 
@@ -119,7 +118,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
         let limit = settings.evaluationTimeout.map { $0 + IsolationSettings.startupAllowance }
         let frame: (kind: UInt8, payload: [UInt8])
         do {
-            frame = try connection.nextFrame(deadline: limit.map { Date().addingTimeInterval($0) })
+            frame = try connection.nextFrame(deadline: limit.map { ContinuousClock.now.advanced(bySeconds: $0) })
         } catch {
             throw fail(error, doing: "while starting (loading the plugin and creating its instance)", limit: limit)
         }
@@ -167,7 +166,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
             try memory.reserve(inputBytes + outputBytes)
             memory.base!.copyMemory(from: inputs, byteCount: inputBytes)
             try connection.send(kind: FrameKind.evaluate.rawValue, payload: EvaluateRequest(rows: rows, mappingSize: memory.size).encoded)
-            frame = try connection.nextFrame(deadline: settings.evaluationTimeout.map { Date().addingTimeInterval($0) })
+            frame = try connection.nextFrame(deadline: settings.evaluationTimeout.map { ContinuousClock.now.advanced(bySeconds: $0) })
             guard frame.kind == FrameKind.evaluated.rawValue, let verdict = frame.payload.first else {
                 throw ChannelError.malformed("a message of kind \(frame.kind) instead of a reply")
             }
@@ -188,7 +187,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
     /// would in-process.
     private func forwardOutput() {
         let text = connection.takeOutput()
-        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+        if !text.isEmpty { StandardError.write(text) }
     }
 
     /// Turns a channel failure into the PluginError that names what happened to the worker (and
@@ -198,7 +197,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
         switch error as? ChannelError {
         case .timedOut:
             connection.kill()
-            let seconds = limit.map { String(format: "%g", $0) } ?? "?"
+            let seconds = limit.map { String(cFormat: "%g", $0) } ?? "?"
             failure = PluginError(
                 .workerTimedOut,
                 "its worker process gave no answer within \(seconds) s \(doing), and was killed (--eval-timeout)")

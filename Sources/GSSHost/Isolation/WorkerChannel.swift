@@ -1,5 +1,4 @@
 import CGSSSystem
-import Foundation
 import Glibc
 
 /// Why talking to a worker process failed.
@@ -51,12 +50,12 @@ enum Descriptors {
 
     /// Waits until `fd` is readable (or closed); false when `seconds` passed first (nil: no limit).
     static func waitReadable(_ fd: Int32, seconds: Double?) -> Bool {
-        let deadline = seconds.map { Date().addingTimeInterval($0) }
+        let deadline = seconds.map { ContinuousClock.now.advanced(bySeconds: $0) }
         while true {
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let milliseconds: Int32
             if let deadline {
-                let left = deadline.timeIntervalSinceNow
+                let left = ContinuousClock.now.duration(to: deadline).inSeconds
                 if left <= 0 { return false }
                 milliseconds = Int32(min(left * 1000, Double(Int32.max)).rounded(.up))
             } else {

@@ -1,5 +1,4 @@
 import CGSSSystem
-import Foundation
 import Glibc
 
 /// The parent's side of one worker process (`gss worker …`): the process, a socket for framed
@@ -38,7 +37,7 @@ final class WorkerConnection: @unchecked Sendable {
         if let sharedMemory { descriptors[WorkerDescriptors.sharedMemory] = sharedMemory.fd }
         // Swift's crash backtracer would spend time and print a backtrace of gss's worker loop
         // when a plugin crashes; the signal and the plugin's own last words say more.
-        var workerEnvironment = environment ?? ProcessInfo.processInfo.environment
+        var workerEnvironment = environment ?? ProcessEnvironment.all
         workerEnvironment["SWIFT_BACKTRACE"] = "enable=no"
         do {
             process = try ChildProcess(
@@ -72,7 +71,12 @@ final class WorkerConnection: @unchecked Sendable {
         let text = String(decoding: captured, as: UTF8.self)
         let line = text.split(whereSeparator: \.isNewline).last.map(String.init) ?? ""
         let printable = line.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }
-        let cleaned = String(String.UnicodeScalarView(printable)).trimmingCharacters(in: .whitespaces)
+        // Trimmed of tabs and space separators (what CharacterSet.whitespaces holds).
+        let isBlank = { (scalar: Unicode.Scalar) in scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        guard let first = printable.firstIndex(where: { !isBlank($0) }), let last = printable.lastIndex(where: { !isBlank($0) }) else {
+            return ""
+        }
+        let cleaned = String(String.UnicodeScalarView(printable[first...last]))
         return cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
     }
 
@@ -98,7 +102,7 @@ final class WorkerConnection: @unchecked Sendable {
 
     /// The next framed message, draining the worker's output while waiting; `.timedOut` once
     /// `deadline` passes (nil: no limit), `.closed` when the worker closed its end (it ended).
-    func nextFrame(deadline: Date?) throws(ChannelError) -> (kind: UInt8, payload: [UInt8]) {
+    func nextFrame(deadline: ContinuousClock.Instant?) throws(ChannelError) -> (kind: UInt8, payload: [UInt8]) {
         while true {
             var entries = [
                 pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
@@ -106,7 +110,7 @@ final class WorkerConnection: @unchecked Sendable {
             ]
             var milliseconds: Int32 = -1
             if let deadline {
-                let left = deadline.timeIntervalSinceNow
+                let left = ContinuousClock.now.duration(to: deadline).inSeconds
                 if left <= 0 { throw .timedOut }
                 milliseconds = Int32(min(left * 1000, Double(Int32.max)).rounded(.up))
             }
@@ -119,7 +123,7 @@ final class WorkerConnection: @unchecked Sendable {
                 drainOutput()
                 // A closed output pipe stays readable: stop polling it by waiting on the socket alone.
                 if entries[1].revents & Int16(POLLHUP) != 0 && entries[0].revents == 0 {
-                    guard Descriptors.waitReadable(socket.fd, seconds: deadline.map { max(0, $0.timeIntervalSinceNow) }) else {
+                    guard Descriptors.waitReadable(socket.fd, seconds: deadline.map { max(0, ContinuousClock.now.duration(to: $0).inSeconds) }) else {
                         throw .timedOut
                     }
                     return try socket.receiveFrame()
@@ -156,7 +160,5 @@ final class WorkerConnection: @unchecked Sendable {
 /// Where the running gss binary is, for starting workers from it.
 public enum WorkerExecutable {
     /// This process's executable (via /proc/self/exe, which resolves symbolic links).
-    public static var current: String? {
-        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    }
+    public static var current: String? { FileSystem.linkTarget("/proc/self/exe") }
 }

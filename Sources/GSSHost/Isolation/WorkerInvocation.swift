@@ -1,5 +1,3 @@
-import Foundation
-
 /// The command line of a worker process, `gss worker WORDS…`: written by the parent, read by the
 /// worker, both here, so the two can never disagree. Options travel as separate words, so keys
 /// and values may hold any characters.

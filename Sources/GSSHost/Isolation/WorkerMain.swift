@@ -1,6 +1,5 @@
 import CGSSPlugin
 import CGSSSystem
-import Foundation
 import Glibc
 
 /// What a worker process (`gss worker …`, started by gss itself, never by people) runs.
@@ -12,7 +11,7 @@ public enum WorkerMain {
 
     public static func run(arguments: [String]) -> Never {
         guard let invocation = WorkerInvocation(arguments: arguments) else {
-            FileHandle.standardError.write(Data("gss worker: this command is started by gss itself\n".utf8))
+            StandardError.write("gss worker: this command is started by gss itself\n")
             exit(usageStatus)
         }
         // The kernel kills a worker whose parent goes (even by SIGKILL), so none outlives gss;

@@ -1,8 +1,6 @@
-import Foundation
-
 /// The kinds of framed messages between gss and its worker processes.
 enum FrameKind: UInt8 {
-    /// Worker → parent, once: the plugin is loaded and an instance made (or why not). JSON.
+    /// Worker → parent, once: the plugin is loaded and an instance made (or why not). WireFormat.
     case hello = 1
     /// Parent → worker: evaluate `rows` rows; inputs are at the start of the shared memory, which
     /// is `mappingSize` bytes long; outputs follow the inputs. Two little-endian Int64.
@@ -11,7 +9,7 @@ enum FrameKind: UInt8 {
     case evaluated = 3
     /// Conformance worker → parent: what it is about to do (names the step if it never returns).
     case step = 10
-    /// Conformance worker → parent, last: the check's outcome. JSON.
+    /// Conformance worker → parent, last: the check's outcome. WireFormat.
     case outcome = 11
 }
 
@@ -35,11 +33,11 @@ struct WorkerHello: Codable, Sendable {
     var description: Description?
     var failure: Failure?
 
-    func encoded() -> [UInt8] { Array(try! JSONEncoder().encode(self)) }
+    func encoded() -> [UInt8] { try! WireFormat.encode(self) }
 
     static func decode(_ bytes: [UInt8]) throws(ChannelError) -> WorkerHello {
         do {
-            return try JSONDecoder().decode(WorkerHello.self, from: Data(bytes))
+            return try WireFormat.decode(WorkerHello.self, from: bytes)
         } catch {
             throw .malformed("an unreadable hello (\(error))")
         }

@@ -1,5 +1,4 @@
 import CGSSPlugin
-import Foundation
 
 /// One created plugin instance; destroyed exactly once, when the last reference goes away.
 public final class PluginInstance: @unchecked Sendable {

@@ -1,5 +1,5 @@
 import CGSSPlugin
-import Foundation
+import Synchronization
 
 /// A plugin shared object, opened and validated: the descriptor is known to be usable.
 ///
@@ -29,7 +29,7 @@ public final class PluginLibrary: @unchecked Sendable {
 
     /// Opens the object at `path` (once per process) and validates its descriptor.
     public static func open(path: String) throws(PluginError) -> PluginLibrary {
-        let resolved = URL(fileURLWithPath: path).standardizedFileURL.path
+        let resolved = FileSystem.standardized(path)
         return try cache.library(at: resolved) { () throws(PluginError) in try PluginLibrary(path: resolved) }
     }
 
@@ -93,16 +93,16 @@ public final class PluginLibrary: @unchecked Sendable {
 }
 
 /// Loaded libraries by resolved path, so each object is opened and validated once per process.
-private final class LibraryCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var libraries: [String: PluginLibrary] = [:]
+private final class LibraryCache: Sendable {
+    private let libraries = Mutex<[String: PluginLibrary]>([:])
 
+    /// Loads under the lock, so two threads asking for the same path open it once.
     func library(at path: String, load: () throws(PluginError) -> PluginLibrary) throws(PluginError) -> PluginLibrary {
-        lock.lock()
-        defer { lock.unlock() }
-        if let library = libraries[path] { return library }
-        let library = try load()
-        libraries[path] = library
-        return library
+        try libraries.withLock { (libraries) throws(PluginError) -> PluginLibrary in
+            if let library = libraries[path] { return library }
+            let library = try load()
+            libraries[path] = library
+            return library
+        }
     }
 }

@@ -1,27 +1,39 @@
-import Foundation
+import CGSSSystem
+import Glibc
 
-/// Finds plugins: bundled ones by id (lib gss-<id>.so next to the gss executable, in ../lib/gss,
-/// or in a directory of $GSS_PLUGIN_PATH), any other by path.
+/// Finds plugins: bundled ones by id (libgss-<id>.so in a directory of $GSS_PLUGIN_PATH, next to
+/// the shared library holding this code or in its ../lib/gss, next to the gss executable or in
+/// its ../lib/gss), any other by path.
 public enum PluginLocator {
     /// Directories searched for bundled plugins, in order.
     public static var searchDirectories: [String] {
         var directories: [String] = []
-        if let extra = ProcessInfo.processInfo.environment["GSS_PLUGIN_PATH"] {
+        if let extra = ProcessEnvironment.value(of: "GSS_PLUGIN_PATH") {
             directories += extra.split(separator: ":").map(String.init)
         }
+        // Used as a library (libgss.so), the plugins shipped with it sit beside it.
+        if let library = libraryDirectory {
+            directories += [library, FileSystem.standardized(library + "/../lib/gss")]
+        }
         if let executable = executableDirectory {
-            directories.append(executable)
-            directories.append(URL(fileURLWithPath: executable).appendingPathComponent("../lib/gss").standardizedFileURL.path)
+            directories += [executable, FileSystem.standardized(executable + "/../lib/gss")]
         }
         return directories
     }
 
     /// The directory of the running executable (via /proc/self/exe, which resolves symlinks).
     static var executableDirectory: String? {
-        guard let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
-            return nil
-        }
-        return URL(fileURLWithPath: path).deletingLastPathComponent().path
+        WorkerExecutable.current.map(FileSystem.parent(of:))
+    }
+
+    /// The directory of the shared library that holds this code (symlinks resolved); nil when it
+    /// is linked into the executable, as in gss itself.
+    static var libraryDirectory: String? {
+        let anchor: @convention(c) () -> Void = {}
+        guard let file = gss_shared_object_containing(unsafeBitCast(anchor, to: UnsafeRawPointer.self)),
+            let resolved = FileSystem.resolvingLinks(String(cString: file))
+        else { return nil }
+        return FileSystem.parent(of: resolved)
     }
 
     /// An argument names a file (rather than a bundled id) when it contains '/' or ends in .so.
@@ -40,15 +52,15 @@ public enum PluginLocator {
     /// conformance runs load plugins only in worker processes). A path must exist.
     public static func path(of argument: String) throws(PluginError) -> String {
         if isPath(argument) {
-            let resolved = URL(fileURLWithPath: argument).standardizedFileURL.path
-            guard FileManager.default.fileExists(atPath: resolved) else {
+            let resolved = FileSystem.standardized(argument)
+            guard FileSystem.exists(resolved) else {
                 throw PluginError(.fileNotFound, "plugin file '\(resolved)' does not exist")
             }
             return resolved
         }
         for directory in searchDirectories {
             let candidate = directory + "/" + fileName(forID: argument)
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            if FileSystem.exists(candidate) { return candidate }
         }
         let known = bundledIDs()
         throw PluginError(
@@ -62,7 +74,7 @@ public enum PluginLocator {
     public static func bundledIDs() -> [String] {
         var ids = Set<String>()
         for directory in searchDirectories {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            let names = FileSystem.entries(ofDirectory: directory) ?? []
             for name in names where name.hasPrefix("libgss-") && name.hasSuffix(".so") {
                 ids.insert(String(name.dropFirst("libgss-".count).dropLast(".so".count)))
             }

@@ -1,5 +1,5 @@
 import CGSSPlugin
-import Foundation
+import Glibc
 
 /// A shared object opened with dlopen, before anything about its descriptor is known. This and
 /// `PluginFunctions` are the only places the host calls into a plugin: dlopen, dlsym, the entry
@@ -11,7 +11,7 @@ struct PluginObject: @unchecked Sendable {
 
     /// dlopen(path, RTLD_NOW | RTLD_LOCAL), as the ABI promises plugins.
     static func open(path: String) throws(PluginError) -> PluginObject {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard FileSystem.exists(path) else {
             throw PluginError(.fileNotFound, "plugin file '\(path)' does not exist")
         }
         _ = dlerror()
