@@ -1,0 +1,138 @@
+"""The Warcraft-like shortest-path study, one command, resumable:
+
+    examples/warcraft-paths/run.sh [--steps 300] [--seeds 3] [--workers 1]
+
+Stage 0: the maps (10,000 train of which the last 1,000 validate, 1,000 test), generated once
+into examples/warcraft-paths/cache/*.npy.
+Stage 1 (selection, seed 0, validation exact-path accuracy): gss's gamma = 1/beta from
+{1/3, 1, 3} with logistic noise, rqmc-latin, s = 100, smoothing the algorithm (then used for every
+gss configuration); the Fenchel-Young loss's sigma from {1/3, 1, 3} at s = 10.  Blackbox
+differentiation uses Vlastelica et al.'s lambda = 20 for Warcraft.
+Stage 2 (seed-major, seeds 0 .. seeds-1): gss {logistic, Gaussian} x {smoothing the algorithm,
+smoothing the objective} x s in {10, 100} with rqmc-latin; blackbox; Fenchel-Young at s = 10, 100.
+Stage 3: gss smoothing the algorithm with the sobol sampler, {logistic, Gaussian} x s in {16, 128}
+(sobol takes powers of two).
+Every finished run is one line of docs/learning-benchmarks/warcraft-paths/runs.jsonl; a restart
+skips the runs already there.  Afterwards the report is rewritten (report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+JOURNAL = os.path.join(ROOT, "docs", "learning-benchmarks", "warcraft-paths", "runs.jsonl")
+GAMMAS = (1 / 3, 1.0, 3.0)
+SIGMAS = (1 / 3, 1.0, 3.0)
+LAMBDA = 20.0
+DISTS = ("logistic", "gaussian")
+
+
+_COUNTS = (None, None)  # full collections; --smoke: 600 train and 100 test maps
+
+
+def _work(args):
+    cfg_dict, journal_path = args
+    import torch
+
+    torch.set_num_threads(1)
+    import data
+    from journal import Journal, log
+    from train import RunConfig, train
+
+    global _DATA
+    if "_DATA" not in globals():
+        _DATA = (data.load("train", count=_COUNTS[0]), data.load("test", count=_COUNTS[1]))
+    cfg = RunConfig(**cfg_dict)
+    log(f"start {cfg.key()}")
+    record = train(cfg, *_DATA, log_every=max(cfg.steps // 4, 1))
+    Journal(journal_path).append(record)
+    log(f"done  {cfg.key()}: test exact {record['test_exact']:.3f}, optimal {record['test_optimal']:.3f}, "
+        f"val exact {record['val_exact']:.3f}, {record['seconds']:.0f} s")
+    return record
+
+
+def best(records, configs):
+    by_key = {r["key"]: r for r in records}
+    scored = [((by_key[c.key()]["val_exact"], by_key[c.key()]["val_optimal"]), c.hyper)
+              for c in configs if c.key() in by_key]
+    if len(scored) < len(configs):
+        return None
+    return max(scored)[1]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--batch", type=int, default=16, help="maps per step")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")
+    p.add_argument("--journal", default=JOURNAL)
+    p.add_argument("--no-sobol", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="tiny evaluations (50 maps), to check the harness")
+    args = p.parse_args()
+    sys.path.insert(0, HERE)
+    import data
+    from journal import Journal, log, progress
+    from train import RunConfig
+
+    global _COUNTS
+    if args.smoke:
+        _COUNTS = (600, 100)
+    log("maps: loading or generating the cache")
+    t = time.time()
+    tr, te = data.load("train", count=_COUNTS[0]), data.load("test", count=_COUNTS[1])
+    log(f"maps: {len(tr['images'])} train, {len(te['images'])} test ({time.time() - t:.0f} s)")
+    del tr, te
+    journal = Journal(args.journal)
+    base = dict(steps=args.steps, batch=args.batch)
+    if args.smoke:
+        base.update(val_maps=50, test_maps=50, curve_maps=20, eval_every=max(args.steps // 2, 1))
+    pool = mp.get_context("fork").Pool(args.workers) if args.workers > 1 else None
+
+    def run_all(configs, stage: str):
+        done = journal.keys()
+        todo = [c for c in configs if c.key() not in done]
+        log(f"{stage}: {len(configs)} runs, {len(configs) - len(todo)} already in the journal")
+        if not todo:
+            return
+        started = time.time()
+        jobs = [(c.__dict__, args.journal) for c in todo]
+        it = pool.imap(_work, jobs) if pool else map(_work, jobs)
+        for i, _ in enumerate(it, 1):
+            progress(i, len(todo), started, "runs")
+
+    sel_gss = [RunConfig("gss-algorithm-logistic", g, 0, samples=100, **base) for g in GAMMAS]
+    sel_fy = [RunConfig("fy", s, 0, samples=10, **base) for s in SIGMAS]
+    run_all(sel_gss + sel_fy, "stage 1 (gamma and sigma on validation, seed 0)")
+    records = journal.load()
+    gamma, sigma = best(records, sel_gss), best(records, sel_fy)
+    log(f"chosen: gamma {gamma:.3g}, sigma {sigma:.3g}, lambda {LAMBDA:g}")
+    main_runs = []
+    for seed in range(args.seeds):
+        for samples in (100, 10):
+            for way in ("algorithm", "objective"):
+                for d in DISTS:
+                    main_runs.append(RunConfig(f"gss-{way}-{d}", gamma, seed, samples=samples, **base))
+        main_runs.append(RunConfig("blackbox", LAMBDA, seed, samples=1, **base))
+        main_runs += [RunConfig("fy", sigma, seed, samples=s, **base) for s in (10, 100)]
+    run_all(main_runs, f"stage 2 (seeds 0..{args.seeds - 1})")
+    if not args.no_sobol:
+        # sobol takes powers of two: s = 128 and 16 beside rqmc-latin's 100 and 10
+        sob = [RunConfig(f"gss-algorithm-{d}", gamma, seed, samples=s, sampler="sobol", **base)
+               for seed in range(args.seeds) for s in (128, 16) for d in DISTS]
+        run_all(sob, "stage 3 (sobol)")
+    if pool:
+        pool.close()
+    import report
+
+    report.main(args.journal)
+
+
+if __name__ == "__main__":
+    main()
