@@ -41,8 +41,10 @@ def hard_paths(costs: torch.Tensor) -> torch.Tensor:
 
 
 def hamming(paths: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean per-cell Hamming distance; for relaxed paths, the linear extension."""
-    return (paths * (1 - 2 * targets) + targets).mean()
+    """Hamming distance per map (summed over cells), averaged over the batch, as Vlastelica et
+    al.'s HammingLoss (blackbox's lambda is relative to this scale); for relaxed paths, the linear
+    extension."""
+    return (paths * (1 - 2 * targets) + targets).sum((-1, -2)).mean()
 
 
 class GSSAlgorithm(torch.nn.Module):
@@ -57,7 +59,7 @@ class GSSAlgorithm(torch.nn.Module):
         return self.layer(costs.reshape(-1, N)).reshape(costs.shape)
 
     def forward(self, costs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return ((self.smoothed(costs) - targets) ** 2).mean()
+        return ((self.smoothed(costs) - targets) ** 2).sum((-1, -2)).mean()
 
 
 class GSSObjective(GSSAlgorithm):

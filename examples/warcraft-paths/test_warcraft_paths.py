@@ -119,7 +119,7 @@ def test_objective_smoothing_equals_gss_on_the_scalar_loss(maps):
     t = maps["paths"][0].astype(float).ravel()
     x = maps["costs"][0].ravel() + np.random.default_rng(0).uniform(-0.5, 0.5, 144)
     box = data._box()
-    scalar = gss.function(lambda rows: (box(rows, threads=1) * (1 - 2 * t) + t).mean(-1, keepdims=True), 144, 1)
+    scalar = gss.function(lambda rows: (box(rows, threads=1) * (1 - 2 * t) + t).sum(-1, keepdims=True), 144, 1)
     layer = methods.GSSObjective("logistic", 1.0, 64, "rqmc-latin", seed=0)
     xt = torch.tensor(x.reshape(1, 12, 12), requires_grad=True)
     # the layer's first call uses gss.point_seed(seed, 0) and point 0 of the batch point_seed of that
