@@ -81,14 +81,18 @@ let swiftTargets: [Target] = [
         ]
     ),
     // The library's C API (include/gss.h) for other languages: libGSS.so, with the Swift runtime
-    // linked in statically so that it loads where no Swift toolchain is installed.
+    // linked in statically so that it loads where no Swift toolchain is installed (GSSCore and
+    // GSSHost stay free of Foundation, which would bring ~60 MB of ICU).
     .target(name: "CGSSLibrary"),
     .target(
         name: "GSSLibrary",
         dependencies: ["GSSCore", "GSSHost", "CGSSLibrary"],
         exclude: ["exports.map"],
-        // -static-stdlib once GSSCore and GSSHost are free of Foundation.
-        linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/GSSLibrary/exports.map"])]),
+        linkerSettings: [
+            .unsafeFlags([
+                "-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/GSSLibrary/exports.map",
+            ])
+        ]),
     // zlib from the system (Debian zlib1g-dev), for PNG files.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // Pictures: SVG documents, colour ramps, heat maps, PNG images, loss curves, image grids, bar charts.

@@ -51,7 +51,10 @@ struct ReadmeTests {
         let commands = Self.readme.split(separator: "\n").filter { $0.hasPrefix("    ") }.prefix(2).map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(commands.count == 2)
         #expect(commands.first?.contains("gss grad sorter") == true)
-        #expect(commands.last?.hasSuffix("swift test") == true)
+        #expect(commands.last == "./scripts/test.sh")
+        // The test command runs the Swift tests and the Python package's tests.
+        let script = try String(contentsOfFile: Products.repositoryRoot + "/scripts/test.sh", encoding: .utf8)
+        #expect(script.contains("swift test") && script.contains("pytest"))
         // .ci/run must run the README's test command.
         let ci = try String(contentsOfFile: Products.repositoryRoot + "/.ci/run", encoding: .utf8)
         #expect(ci.contains(try #require(commands.last)))

@@ -17,11 +17,28 @@ struct LibraryTests {
         ])
         #expect(compile.status == 0, "cc failed: \(compile.stderr)")
         guard compile.status == 0 else { return }
-        // Bundled plugins found through $GSS_PLUGIN_PATH, as the command finds them.
-        var environment = ProcessInfo.processInfo.environment
-        environment["GSS_PLUGIN_PATH"] = Products.directory
-        let run = try runProgram(program, [], environment: environment)
-        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-        #expect(run.stdout.hasSuffix("ok: 0 failed checks\n"), "\(run.stdout)")
+        // Bundled plugins are found beside the library (the program lives elsewhere), and through
+        // $GSS_PLUGIN_PATH when they are not there.
+        var beside = ProcessInfo.processInfo.environment
+        beside["GSS_PLUGIN_PATH"] = nil
+        var throughPath = beside
+        throughPath["GSS_PLUGIN_PATH"] = Products.directory
+        for environment in [beside, throughPath] {
+            let run = try runProgram(program, [], environment: environment)
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            #expect(run.stdout.hasSuffix("ok: 0 failed checks\n"), "\(run.stdout)")
+        }
+    }
+
+    @Test("libGSS.so loads without a Swift toolchain: it needs only system libraries")
+    func onlySystemLibraries() throws {
+        let ldd = try runProgram("/usr/bin/ldd", [Self.library])
+        #expect(ldd.status == 0, "\(ldd.stderr)")
+        let needed = ldd.stdout.split(separator: "\n").compactMap { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init) }
+        let allowed = ["linux-vdso.so.1", "libffi.so.8", "libm.so.6", "libmvec.so.1", "libstdc++.so.6", "libgcc_s.so.1", "libc.so.6"]
+        for library in needed where !allowed.contains(library) && !library.hasPrefix("/lib64/ld-linux") {
+            Issue.record("libGSS.so needs \(library), which is not a system library")
+        }
+        #expect(needed.contains("libc.so.6"))
     }
 }
