@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ ! -f .build/release/libGSS.so ]; then swift build -c release; fi
-export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD/python"  # a given PYTHONPATH (e.g. a snapshot of the package) first
 export GSS_LIBRARY="${GSS_LIBRARY:-$PWD/.build/release/libGSS.so}"
 export GSS_PLUGIN_PATH="${GSS_PLUGIN_PATH:-$PWD/.build/release}"
 export OMP_NUM_THREADS=1
