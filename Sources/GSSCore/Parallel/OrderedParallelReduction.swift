@@ -11,8 +11,13 @@ enum OrderedParallelReduction {
         merge: @escaping @Sendable (_ chunk: Int, Partial) -> Void
     ) throws {
         guard chunkCount > 0 else { return }
-        let state = SharedState<Partial>(window: max(window, 1))
         let workerCount = max(1, min(workers, chunkCount))
+        if workerCount == 1 {
+            // In order on the calling thread already: no lock, no waiting room (a batch's points run so).
+            for chunk in 0..<chunkCount { merge(chunk, try compute(0, chunk)) }
+            return
+        }
+        let state = SharedState<Partial>(window: max(window, 1))
         WorkerThreads.run(count: workerCount) { worker in
             while let chunk = state.claim(limit: chunkCount) {
                 do {
