@@ -1,9 +1,9 @@
 """The ranking-supervision study, one command, resumable:
 
-    examples/rank-supervision/run.sh [--steps 400] [--seeds 3] [--workers 1]
+    examples/rank-supervision/run.sh [--steps 250] [--seeds 3] [--workers 1]
 
 Stage 1 (selection): every method's hyperparameter from its three candidates (relaxations.CANDIDATES;
-gss: gamma in {1, 1/3, 0.1} as the paper's appendix D) by exact match on 500 validation sets, seed
+gss: gamma in {1, 1/3, 0.1} as the paper's appendix D) by exact match on 300 validation sets, seed
 0; gss chooses per distribution (with rqmc-latin), as the paper chooses per distribution and
 sample count.  Stage 2: the chosen value, seeds 1 .. seeds-1 (seed 0 is the selection run).
 Stage 3: gss with the sobol sampler at the gamma chosen for its distribution, every seed.
@@ -68,8 +68,8 @@ def choose(records, method: str, base: dict):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=400)
-    p.add_argument("--batch", type=int, default=10, help="sets of 5 numbers per step")
+    p.add_argument("--steps", type=int, default=250)
+    p.add_argument("--batch", type=int, default=5, help="sets of 5 numbers per step")
     p.add_argument("--samples", type=int, default=256)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")

@@ -23,14 +23,14 @@ class RunConfig:
     hyper: float  # gamma (gss, perturbed), tau (neuralsort) or steepness (dsn)
     seed: int
     steps: int
-    batch: int = 10  # sets of n per step (the paper: 100)
+    batch: int = 5  # sets of n per step (the paper: 100)
     samples: int = 256  # gss and perturbed
     sampler: str = "rqmc-latin"  # gss only
     lr: float = 1e-3
-    eval_every: int = 100
-    curve_sets: int = 200  # validation sets for the learning curve
-    val_sets: int = 500
-    test_sets: int = 1000
+    eval_every: int = 50
+    curve_sets: int = 100  # validation sets for the learning curve
+    val_sets: int = 300  # for the selection
+    test_sets: int = 500
 
     def key(self) -> str:
         sampled = self.method.startswith("gss-") or self.method == "perturbed"

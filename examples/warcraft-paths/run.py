@@ -2,14 +2,15 @@
 
     examples/warcraft-paths/run.sh [--steps 300] [--seeds 3] [--workers 1]
 
-Stage 0: the maps (10,000 train of which the last 1,000 validate, 1,000 test), generated once
-into examples/warcraft-paths/cache/*.npy.
+Stage 0: the maps (the first --train-maps of the 10,000 training maps, of which the last fifth
+validates, and --test-maps test maps), generated once into examples/warcraft-paths/cache/*.npy.
 Stage 1 (selection, seed 0, validation exact-path accuracy): gss's gamma = 1/beta from
 {1/3, 1, 3} with logistic noise, rqmc-latin, s = 100, smoothing the algorithm (then used for every
 gss configuration); the Fenchel-Young loss's sigma from {1/3, 1, 3} at s = 10.  Blackbox
 differentiation uses Vlastelica et al.'s lambda = 20 for Warcraft.
-Stage 2 (seed-major, seeds 0 .. seeds-1): gss {logistic, Gaussian} x {smoothing the algorithm,
-smoothing the objective} x s in {10, 100} with rqmc-latin; blackbox; Fenchel-Young at s = 10, 100.
+Stage 2 (seed-major, seeds 0 .. seeds-1): gss smoothing the algorithm {logistic, Gaussian} and
+smoothing the objective (logistic) x s in {10, 100} with rqmc-latin; blackbox; Fenchel-Young at
+s = 10.  Stage 2b: smoothing the objective with Gaussian noise, Fenchel-Young at s = 100.
 Stage 3: gss smoothing the algorithm with the sobol sampler, {logistic, Gaussian} x s in {16, 128}
 (sobol takes powers of two).
 Every finished run is one line of docs/learning-benchmarks/warcraft-paths/runs.jsonl; a restart
@@ -33,7 +34,7 @@ LAMBDA = 20.0
 DISTS = ("logistic", "gaussian")
 
 
-_COUNTS = (None, None)  # full collections; --smoke: 600 train and 100 test maps
+_COUNTS = (None, None)  # maps used: --train-maps, --test-maps (a prefix of the collections)
 
 
 def _work(args):
@@ -69,7 +70,10 @@ def best(records, configs):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=16, help="maps per step")
+    p.add_argument("--batch", type=int, default=8, help="maps per step")
+    p.add_argument("--train-maps", type=int, default=3000,
+                   help="the first N of the 10,000 training maps (the last fifth, at most 1,000, validate)")
+    p.add_argument("--test-maps", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")
     p.add_argument("--journal", default=JOURNAL)
@@ -82,6 +86,7 @@ def main() -> None:
     from train import RunConfig
 
     global _COUNTS
+    _COUNTS = (args.train_maps, args.test_maps)
     if args.smoke:
         _COUNTS = (600, 100)
     log("maps: loading or generating the cache")
@@ -113,15 +118,18 @@ def main() -> None:
     records = journal.load()
     gamma, sigma = best(records, sel_gss), best(records, sel_fy)
     log(f"chosen: gamma {gamma:.3g}, sigma {sigma:.3g}, lambda {LAMBDA:g}")
-    main_runs = []
+    main_runs, more_runs = [], []
     for seed in range(args.seeds):
         for samples in (100, 10):
-            for way in ("algorithm", "objective"):
-                for d in DISTS:
-                    main_runs.append(RunConfig(f"gss-{way}-{d}", gamma, seed, samples=samples, **base))
+            for d in DISTS:
+                main_runs.append(RunConfig(f"gss-algorithm-{d}", gamma, seed, samples=samples, **base))
+            main_runs.append(RunConfig("gss-objective-logistic", gamma, seed, samples=samples, **base))
+            more_runs.append(RunConfig("gss-objective-gaussian", gamma, seed, samples=samples, **base))
         main_runs.append(RunConfig("blackbox", LAMBDA, seed, samples=1, **base))
-        main_runs += [RunConfig("fy", sigma, seed, samples=s, **base) for s in (10, 100)]
+        main_runs.append(RunConfig("fy", sigma, seed, samples=10, **base))
+        more_runs.append(RunConfig("fy", sigma, seed, samples=100, **base))
     run_all(main_runs, f"stage 2 (seeds 0..{args.seeds - 1})")
+    run_all(more_runs, f"stage 2b (objective smoothing with Gaussian noise, Fenchel-Young at s = 100)")
     if not args.no_sobol:
         # sobol takes powers of two: s = 128 and 16 beside rqmc-latin's 100 and 10
         sob = [RunConfig(f"gss-algorithm-{d}", gamma, seed, samples=s, sampler="sobol", **base)

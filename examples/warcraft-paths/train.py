@@ -25,13 +25,13 @@ class RunConfig:
     hyper: float  # gamma (gss), lambda (blackbox), sigma (fy)
     seed: int
     steps: int
-    batch: int = 16  # maps per step (the protocol: 70)
+    batch: int = 8  # maps per step (the protocol: 70)
     samples: int = 100
     sampler: str = "rqmc-latin"
     lr: float = 1e-3
     eval_every: int = 50
-    curve_maps: int = 200
-    val_maps: int = 1000
+    curve_maps: int = 100
+    val_maps: int = 1000  # at most: the validation split's size
     test_maps: int = 1000
 
     def key(self) -> str:
