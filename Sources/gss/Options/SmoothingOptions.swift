@@ -67,12 +67,14 @@ struct SmoothingOptions: ParsableArguments {
     }
 
     /// Refuses, before any work, a request whose x + γε overflows or that cannot fit in memory
-    /// (`extraBytes`: what the command keeps besides the estimate). A wrong x or scale is left
-    /// to the smoother, whose messages name it.
+    /// (`extraBytes`: what the command keeps besides the estimate), after the smoother's own
+    /// checks of the options, whose messages are more specific. A wrong x is left to the
+    /// smoother, whose message names it.
     func checkRequest(
         _ configuration: SmoothingConfiguration, at x: [Double], inputCount n: Int, outputCount m: Int,
         extraBytes: Double = 0, scaleOption: String? = nil, describedAs request: String, advice: String
-    ) throws(CommandError) {
+    ) throws {
+        try configuration.validate(inputCount: n, outputCount: m)
         let scaleFits = configuration.scaleMatrix.map { $0.dimension == n } ?? [1, n].contains(configuration.scale.count)
         if x.count == n && scaleFits && x.allSatisfy(\.isFinite) {
             try RequestChecks.refuseOverflowingPerturbation(
