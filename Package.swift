@@ -103,7 +103,7 @@ let swiftTargets: [Target] = [
     .executableTarget(
         name: "gss",
         dependencies: [
-            "GSSCore", "GSSHost", "GSSStudy", "GSSPlots",
+            "GSSCore", "GSSHost", "CGSSPlugin", "GSSStudy", "GSSPlots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]
     ),

@@ -59,6 +59,10 @@ public struct VarianceStudySettings: Sendable {
         guard samples >= 2 else { throw .usage("--samples must be at least 2, got \(samples)") }
         guard repeats >= 2 else { throw .usage("--repeats must be at least 2 (a confidence interval needs two estimates), got \(repeats)") }
         guard scale.isFinite && scale > 0 else { throw .usage("--scale must be a finite positive number, got \(scale)") }
+        // Jacobian entries grow like 1/γ and the errors square them: at 1e-200 they overflow.
+        guard (1e-100...1e100).contains(scale) else {
+            throw .usage("--scale must lie between 1e-100 and 1e100 for a study (its errors square Jacobian entries of order 1/γ), got \(scale)")
+        }
         func isPowerOfTwo(_ value: Int) -> Bool { value > 0 && value & (value - 1) == 0 }
         guard isPowerOfTwo(oracleSamples) && oracleSamples >= 2 * oracleScrambles else {
             throw .usage(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGSSPlugin
 import Foundation
 import GSSCore
 import GSSHost
@@ -14,6 +15,7 @@ struct GSS: ParsableCommand {
             through libffi; a wrong signature cannot be detected and is undefined behaviour). \
             Exit codes: 0 success, 1 the black box failed, 2 bad usage or bad input.
             """,
+        version: "gss \(GSSVersion.package) (plugin ABI \(GSS_ABI_MAJOR).\(GSS_ABI_MINOR))",
         subcommands: [List.self, Info.self, Eval.self, Grad.self, Optimize.self, Study.self, Conform.self, Worker.self]
     )
 
@@ -48,8 +50,23 @@ struct GSS: ParsableCommand {
             text = "\(error)"
         default: text = message(for: error)
         }
-        FileHandle.standardError.write(Data(("error: " + sentence(text) + "\n").utf8))
+        let line = escapingControlCharacters(sentence(quotingArguments(in: text)))
+        FileHandle.standardError.write(Data(("error: " + line + "\n").utf8))
         Foundation.exit(code)
+    }
+
+    /// Messages gss does not write itself (argument-parser's, the hosts') echo arguments whole:
+    /// each long one, or one holding control characters, is shown as quotedInput shows it.
+    private static func quotingArguments(in text: String) -> String {
+        var text = text
+        let arguments = CommandLine.arguments.dropFirst().flatMap { argument in
+            // --option=value is echoed as its value alone.
+            [argument] + (argument.hasPrefix("-") ? argument.split(separator: "=", maxSplits: 1).dropFirst().map(String.init) : [])
+        }
+        for argument in Set(arguments) where quotedInput(argument) != "'\(argument)'" {
+            text = text.replacingOccurrences(of: "'\(argument)'", with: quotedInput(argument))
+        }
+        return text
     }
 
     /// One line ending in a full stop; a bulleted list of valid values (argument-parser's form
@@ -64,13 +81,4 @@ struct GSS: ParsableCommand {
         }
         return line.hasSuffix(".") || line.hasSuffix("?") ? line : line + "."
     }
-}
-
-/// A failure of the command itself (bad input it detected, a file it could not write).
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    let isUsageError: Bool
-
-    static func usage(_ message: String) -> CommandError { CommandError(description: message, isUsageError: true) }
-    static func failure(_ message: String) -> CommandError { CommandError(description: message, isUsageError: false) }
 }

@@ -4,20 +4,6 @@ import Testing
 
 @Suite("Bad input and failing black boxes")
 struct ErrorTests {
-    /// One line on stderr, nothing on stdout, no stack trace, and the given exit status.
-    func expectFailure(_ arguments: [String], status: Int32, mentions phrases: [String],
-                       sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let run = try runGSS(arguments)
-        #expect(run.status == status, "exit \(run.status) for \(arguments): \(run.stderr)", sourceLocation: sourceLocation)
-        #expect(run.stdout.isEmpty, "stdout must stay empty: \(run.stdout)", sourceLocation: sourceLocation)
-        let lines = run.stderr.split(separator: "\n")
-        #expect(lines.count == 1, "expected one line on stderr, got: \(run.stderr)", sourceLocation: sourceLocation)
-        #expect(run.stderr.hasPrefix("error: "), sourceLocation: sourceLocation)
-        for phrase in phrases {
-            #expect(run.stderr.contains(phrase), "stderr lacks '\(phrase)': \(run.stderr)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test("usage errors exit 2 with one sentence naming the problem", arguments: [
         (["grad", "sorter", "--x", "0.1,abc,3,4,5"], ["--x", "'abc'", "not a finite number"]),
         (["grad", "sorter", "--x", "0.1,0.2"], ["--x needs 5 numbers", "got 2"]),

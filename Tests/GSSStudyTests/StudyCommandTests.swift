@@ -225,7 +225,7 @@ struct StudyCommandTests {
         (["--problem", "sorting", "--threads", "0"], "--threads must be at least 1"),
         (["--problem", "sorting", "--oracle-samples", "1000"], "--oracle-samples must be a power of two"),
         (["--problem", "sorting", "--oracle-samples", "1024", "--max-oracle-samples", "512"], "--max-oracle-samples must be a power of two no smaller"),
-        (["--problem", "sorting", "--out", "/dev/null"], "--out must be a directory"),
+        (["--problem", "sorting", "--out", "/dev/null"], "--out '/dev/null' exists and is not a folder"),
         (["--problem", "ranking"], "'ranking'"),
         (["--size", "3"], "--problem"),
     ])

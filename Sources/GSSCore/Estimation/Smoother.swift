@@ -246,17 +246,19 @@ struct ChunkPlan: Sendable {
         let cacheRows = max(2, min(4096, (1 << 14) / width))
         let memoryRows = max(2, (1 << 21) / width)
         let targetRows = min(max(cacheRows, 64), memoryRows)
-        let spreadRows = samples >= 8 * 32 ? max(32, (samples + 63) / 64) : max(2, (samples + 7) / 8)
+        // Divisions rounded up as a quotient plus a remainder bit: (s + d − 1) / d overflows near Int.max.
+        func dividedRoundingUp(_ value: Int, _ divisor: Int) -> Int { value / divisor + (value % divisor == 0 ? 0 : 1) }
+        let spreadRows = samples >= 8 * 32 ? max(32, dividedRoundingUp(samples, 64)) : max(2, dividedRoundingUp(samples, 8))
         var rows = 2
         while rows * 2 <= min(targetRows, spreadRows) { rows *= 2 }
         self.samples = samples
         rowsPerChunk = rows
-        chunkCount = (samples + rows - 1) / rows
+        chunkCount = dividedRoundingUp(samples, rows)
     }
 
     func range(chunk: Int) -> Range<Int> {
         let start = chunk * rowsPerChunk
-        return start..<min(samples, start + rowsPerChunk)
+        return start..<start + min(rowsPerChunk, samples - start)  // start + rowsPerChunk may overflow
     }
 
     /// How many consecutive chunks one evaluate call covers for a black box that prefers batches

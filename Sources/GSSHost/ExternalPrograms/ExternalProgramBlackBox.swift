@@ -1,4 +1,6 @@
 import GSSCore
+import Glibc
+import Synchronization
 import SystemPackage
 
 /// What both kinds of external program share: sizes, the timeout, and their checks.
@@ -127,6 +129,7 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
         for r in 0..<rows { NumberText.appendLine(inputs + r * n, count: n, to: &pendingInput) }
         var written = 0
         var deadline = settings.timeout.map { ContinuousClock.now + $0 }
+        var noticeTime = SilenceNotice.isPending ? ContinuousClock.now + SilenceNotice.delay : nil
         let longestLine = (1 << 20) + 64 * m
         // Set once the program has exited or closed a pipe: what it printed before still counts.
         var ended = false
@@ -141,6 +144,7 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
                 row += 1
                 linesAnswered += 1
                 deadline = settings.timeout.map { ContinuousClock.now + $0 }
+                if noticeTime != nil { noticeTime = ContinuousClock.now + SilenceNotice.delay }
             }
             if row == rows { break }
             if ended { throw programEnded() }
@@ -154,7 +158,13 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
                     "it gave no answer for this row within \(settings.timeoutPhrase); a program that answers only in bursts buffers its output (flush after every line) or its input (mawk needs -W interactive)")
             }
 
-            // Wait for whichever comes first: room in stdin, output, stderr, the program's end.
+            if let time = noticeTime, ContinuousClock.now >= time {
+                SilenceNotice.say(program: ProgramSettings.shortened(process.command), row: row + 1, rows: rows, settings: settings)
+                noticeTime = nil
+            }
+
+            // Wait for whichever comes first: room in stdin, output, stderr, the program's end
+            // (or the time for the notice).
             var watched: [(descriptor: FileDescriptor, forWriting: Bool)] = [
                 (process.standardOutput, false), (process.exitNotice, false),
             ]
@@ -165,7 +175,8 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
             if let writing { watched.append((writing, true)) }
             let ready: [SystemCalls.Readiness]
             do {
-                ready = try SystemCalls.poll(watched, timeout: deadline.map { ContinuousClock.now.duration(to: $0) })
+                let wakeUp = [deadline, noticeTime].compactMap { $0 }.min()
+                ready = try SystemCalls.poll(watched, timeout: wakeUp.map { ContinuousClock.now.duration(to: $0) })
             } catch {
                 throw ExternalProgramError(.pipeFailed, "waiting for its output failed: \(error)")
             }
@@ -256,5 +267,27 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
         return ExternalProgramError(
             .exitedEarly,
             "it \(description.phrase) before answering this row (it had answered \(linesAnswered) line\(linesAnswered == 1 ? "" : "s"))\(description.standardErrorClause)")
+    }
+}
+
+/// Once per gss process, a word on stderr when an --exec program has not answered for a few
+/// seconds: a program that buffers its output or input waits forever without one.
+enum SilenceNotice {
+    static let delay: Duration = .seconds(5)
+    private static let said = Atomic<Bool>(false)
+
+    static var isPending: Bool { !said.load(ordering: .relaxed) }
+
+    static func say(program: String, row: Int, rows: Int, settings: ProgramSettings) {
+        guard !said.exchange(true, ordering: .relaxed) else { return }
+        let limit = settings.timeoutSeconds == nil
+            ? "gss waits without limit; --exec-timeout SECONDS makes it fail instead"
+            : "gss gives up at \(settings.timeoutPhrase)"
+        let text = "gss: still waiting after \(delay.components.seconds) s for program '\(program)' to answer line \(row) of \(rows) "
+            + "(one line of \(settings.outputCount) number\(settings.outputCount == 1 ? "" : "s") per line read). Usually it buffers: "
+            + "its output (flush after every line: print(..., flush=True) or python3 -u, fflush(stdout), stdbuf -oL) "
+            + "or its input (mawk reads ahead: use mawk -W interactive or gawk); \(limit).\n"
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

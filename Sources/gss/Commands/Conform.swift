@@ -20,10 +20,12 @@ struct Conform: ParsableCommand {
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
-    @Option(help: ArgumentHelp("Seconds each check may take before the plugin counts as hung.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seconds each check may take before the plugin counts as hung. (default: 10)", valueName: "seconds"),
+            transform: NumberArgument.number)
     var timeout: Double = 10
 
-    @Option(help: "Create/evaluate/destroy cycles of the lifecycle check (fewer when the time limit needs it).")
+    @Option(parsing: .unconditional, help: "Create/evaluate/destroy cycles of the lifecycle check (fewer when the time limit needs it). (default: 2000)",
+            transform: NumberArgument.wholeNumber)
     var cycles: Int = 2000
 
     func validate() throws {
@@ -34,10 +36,8 @@ struct Conform: ParsableCommand {
     func run() throws {
         let path = try PluginLocator.path(of: plugin)
         let options = try pluginOptions.map { (text: String) throws(CommandError) -> PluginOption in
-            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                throw .usage("-o expects key=value, got '\(text)'")
-            }
-            return PluginOption(key: String(text[..<equals]), value: String(text[text.index(after: equals)...]))
+            let option = try parsePluginOption(text)
+            return PluginOption(key: option.key, value: option.value)
         }
         guard let executable = WorkerExecutable.current else {
             throw CommandError.failure("cannot find the gss executable (/proc/self/exe) to start worker processes")

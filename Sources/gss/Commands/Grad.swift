@@ -27,8 +27,9 @@ struct Grad: ParsableCommand {
     @Flag(name: .customLong("covariance"), help: "Also estimate the output covariance G and ∂G/∂x (and ∂G/∂scale with --wrt scale).")
     var estimatesCovariance = false
 
-    @Option(name: .customLong("median"),
-            help: ArgumentHelp("k-sample median smoothing of a scalar black box instead of the mean (2 ≤ K ≤ --samples).", valueName: "K"))
+    @Option(name: .customLong("median"), parsing: .unconditional,
+            help: ArgumentHelp("k-sample median smoothing of a scalar black box instead of the mean (2 ≤ K ≤ --samples).", valueName: "K"),
+            transform: NumberArgument.wholeNumber)
     var medianSampleCount: Int?
 
     @Option(help: "Output format.")
@@ -41,6 +42,11 @@ struct Grad: ParsableCommand {
         configuration.differentiatesScale = derivatives.contains(.scale)
         configuration.estimatesCovariance = estimatesCovariance
         configuration.medianSampleCount = medianSampleCount
+        let (n, m) = (opened.blackBox.inputCount, opened.blackBox.outputCount)
+        try smoothing.checkRequest(
+            configuration, at: x, inputCount: n, outputCount: m,
+            describedAs: "the estimate for \(opened.blackBox.displayName) (n = \(groupedDigits(n)) inputs, m = \(groupedDigits(m)) outputs)",
+            advice: "use fewer inputs or outputs, or fewer --threads")
         let smoother = Smoother(configuration: configuration, threads: smoothing.workerCount)
         let estimate = try smoother.estimate(opened.blackBox, at: x)
         switch format {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GSSHost
 
 struct List: ParsableCommand {
@@ -12,8 +13,7 @@ struct List: ParsableCommand {
         for id in PluginLocator.bundledIDs() {
             let library = try PluginLocator.open(id)
             let instance = try library.instantiate(options: [])
-            let firstLine = library.summary.split(separator: "\n").first.map(String.init) ?? library.name
-            rows.append((id, instance.inputCount, instance.outputCount, firstLine))
+            rows.append((id, instance.inputCount, instance.outputCount, Self.firstSentence(of: library.summary) ?? library.name))
         }
         switch format {
         case .json:
@@ -28,6 +28,27 @@ struct List: ParsableCommand {
                     + "\(row.m)".leftPadded(6) + "  " + row.summary)
             }
         }
+    }
+}
+
+extension List {
+    /// A description's first sentence (its lines are wrapped anywhere), without its
+    /// parentheticals when it is long: a whole phrase, never one cut at a line's end.
+    static func firstSentence(of description: String) -> String? {
+        let text = description.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard !text.isEmpty else { return nil }
+        var sentence = text
+        if let end = text.range(of: ". ") { sentence = String(text[..<end.lowerBound]) + "." }
+        guard sentence.count > 100 else { return sentence }
+        var shortened = ""
+        var depth = 0
+        for character in sentence {
+            if character == "(" { depth += 1 }
+            if depth == 0 { shortened.append(character) }
+            if character == ")" && depth > 0 { depth -= 1 }
+        }
+        return shortened.replacingOccurrences(of: " ,", with: ",").replacingOccurrences(of: " .", with: ".")
+            .replacingOccurrences(of: "  ", with: " ")
     }
 }
 

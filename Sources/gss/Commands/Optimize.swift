@@ -37,16 +37,18 @@ struct Optimize: ParsableCommand {
             transform: NumberList.init(parsing:))
     var start: NumberList?
 
-    @Option(help: "The number of Adam steps N.")
+    @Option(parsing: .unconditional, help: "The number of Adam steps N. (default: 100)", transform: NumberArgument.wholeNumber)
     var steps = 100
 
-    @Option(name: .customLong("lr"), help: "The first step's learning rate η₀ (cosine-annealed towards 0 over the steps).")
+    @Option(name: .customLong("lr"), parsing: .unconditional,
+            help: "The first step's learning rate η₀ (cosine-annealed towards 0 over the steps). (default: 0.1)",
+            transform: NumberArgument.number)
     var learningRate = 0.1
 
-    @Option(help: "Adam's β₁ (the paper's rendering experiment: 0.5).")
+    @Option(parsing: .unconditional, help: "Adam's β₁ (the paper's rendering experiment: 0.5). (default: 0.9)", transform: NumberArgument.number)
     var beta1 = 0.9
 
-    @Option(help: "Adam's β₂ (the paper's rendering experiment: 0.99).")
+    @Option(parsing: .unconditional, help: "Adam's β₂ (the paper's rendering experiment: 0.99). (default: 0.999)", transform: NumberArgument.number)
     var beta2 = 0.999
 
     @Option(name: .customLong("scale-start"), parsing: .unconditional,
@@ -114,6 +116,17 @@ struct Optimize: ParsableCommand {
             _ = try ExponentialScaleSchedule(constant: scaleStart, dimension: n, steps: steps)
         } else {
             _ = try ExponentialScaleSchedule(start: scaleStart, end: scaleEnd, dimension: n, steps: steps)
+        }
+        // Each step smooths f (m outputs) or the scalar loss, and the result keeps every step's x.
+        let historyBytes = Double(steps) * Double(8 * n + 64)
+        for (scale, option) in [(scaleStart, self.scaleStart == nil ? "--scale" : "--scale-start"), (scaleEnd, "--scale-end")] {
+            var stepConfiguration = smoothingConfiguration
+            stepConfiguration.scale = scale
+            try smoothing.checkRequest(
+                stepConfiguration, at: x0, inputCount: n, outputCount: smooth == .objective ? 1 : m, extraBytes: historyBytes,
+                scaleOption: option,
+                describedAs: "gss optimize over \(groupedDigits(steps)) steps of \(blackBox.displayName) (n = \(groupedDigits(n)) inputs, m = \(groupedDigits(m)) outputs)",
+                advice: "use fewer --steps, inputs or outputs")
         }
 
         let target: [Double]

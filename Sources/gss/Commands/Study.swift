@@ -37,13 +37,14 @@ struct StudyVariance: ParsableCommand {
     @Option(help: "The black box: sorting (sorter plugin) or shortest-path.")
     var problem: StudyProblem
 
-    @Option(help: "One size: n numbers to sort, or an N×N grid. Default: sorting 3, 5, 7, 10; shortest-path 8, 12.")
+    @Option(parsing: .unconditional, help: "One size: n numbers to sort, or an N×N grid. Default: sorting 3, 5, 7, 10; shortest-path 8, 12.",
+            transform: NumberArgument.wholeNumber)
     var size: Int?
 
-    @Option(help: "Independent estimates per configuration (at least 2).")
+    @Option(parsing: .unconditional, help: "Independent estimates per configuration (at least 2). (default: 64)", transform: NumberArgument.wholeNumber)
     var repeats: Int = 64
 
-    @Option(help: "Samples s per estimate.")
+    @Option(parsing: .unconditional, help: "Samples s per estimate. (default: 1024)", transform: NumberArgument.wholeNumber)
     var samples: Int = 1024
 
     @Option(
@@ -52,19 +53,22 @@ struct StudyVariance: ParsableCommand {
         transform: StudyVariance.parseDistributions)
     var distributions: [[Distribution]] = []
 
-    @Option(help: ArgumentHelp("γ > 0, the same for every input.", valueName: "γ"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0, the same for every input. (default: 1)", valueName: "γ"), transform: NumberArgument.number)
     var scale: Double = 1
 
-    @Option(help: "Base seed: repeat r of every configuration uses a seed derived from it.")
+    @Option(parsing: .unconditional, help: "Base seed: repeat r of every configuration uses a seed derived from it. (default: 0)", transform: NumberArgument.seed)
     var seed: UInt64 = 0
 
-    @Option(help: "Worker threads. Default: all cores. Results do not depend on it.")
+    @Option(parsing: .unconditional, help: "Worker threads. Default: all cores. Results do not depend on it.", transform: NumberArgument.wholeNumber)
     var threads: Int?
 
-    @Option(help: "Initial samples of a Sobol' oracle (a power of two, split into 16 scrambles).")
+    @Option(parsing: .unconditional, help: "Initial samples of a Sobol' oracle (a power of two, split into 16 scrambles). (default: 1048576)",
+            transform: NumberArgument.wholeNumber)
     var oracleSamples: Int = 1 << 20
 
-    @Option(help: "The most samples a Sobol' oracle may grow to when it is not 10× more accurate than the best configuration.")
+    @Option(parsing: .unconditional,
+            help: "The most samples a Sobol' oracle may grow to when it is not 10× more accurate than the best configuration. (default: 16777216)",
+            transform: NumberArgument.wholeNumber)
     var maxOracleSamples: Int = 1 << 24
 
     @Option(help: ArgumentHelp("The output directory (created if needed).", valueName: "DIR"))
@@ -75,7 +79,7 @@ struct StudyVariance: ParsableCommand {
             let name = part.trimmingCharacters(in: .whitespaces)
             guard let distribution = Distribution(rawValue: name) else {
                 throw ValidationError(
-                    "'\(name)' is not a distribution; expected one or more of \(Distribution.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "\(quotedInput(name)) is not a distribution; expected one or more of \(Distribution.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return distribution
         }
@@ -88,10 +92,7 @@ struct StudyVariance: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
-            throw ValidationError("--out must be a directory, but '\(out)' is a file")
-        }
+        try PictureFolder.refuseFileInTheWay(of: out)
     }
 
     func settings() -> VarianceStudySettings {
@@ -110,7 +111,7 @@ struct StudyVariance: ParsableCommand {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw CommandError.usage("cannot create the output directory '\(out)' (\(error.localizedDescription))")
+            throw CommandError.usage("cannot create the output directory \(quotedInput(out)) (\(error.localizedDescription))")
         }
         let display = ProgressDisplay()
         let study = VarianceStudy(settings: settings, directory: directory, progress: { display.update($0) })
@@ -158,7 +159,9 @@ final class ProgressDisplay: @unchecked Sendable {
     private let lock = NSLock()
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let started = Date()
-    private var lastDrawn = Date.distantPast
+    /// A terminal's bar appears at once; a log's first line only after its interval, so that a
+    /// quick study prints no stale "0%" line.
+    private lazy var lastDrawn = isTerminal ? Date.distantPast : started
     private var drewBar = false
 
     func update(_ progress: StudyProgress) {

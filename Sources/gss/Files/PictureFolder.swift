@@ -5,15 +5,26 @@ import Foundation
 enum PictureFolder {
     /// Checks before any work that DIR can be written: its parent exists and DIR, if it exists, is a folder.
     static func check(_ path: String) throws(CommandError) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw .usage("--out '\(path)' exists and is not a folder") }
-            return
-        }
+        try refuseFileInTheWay(of: path)
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .usage("--out '\(path)': its parent folder '\(parent)' does not exist")
+        guard FileManager.default.fileExists(atPath: parent) else {
+            throw .usage("--out \(quotedInput(path)): its parent folder \(quotedInput(parent)) does not exist")
         }
+    }
+
+    /// Refuses a --out folder that is a file, or lies below one (its folder cannot be made).
+    static func refuseFileInTheWay(of path: String) throws(CommandError) {
+        var isDirectory: ObjCBool = false
+        var url = URL(fileURLWithPath: path)
+        while !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard url.pathComponents.count > 1 else { return }
+            url.deleteLastPathComponent()
+        }
+        guard !isDirectory.boolValue else { return }
+        if url.path == URL(fileURLWithPath: path).path {
+            throw .usage("--out \(quotedInput(path)) exists and is not a folder")
+        }
+        throw .usage("--out \(quotedInput(path)) cannot be made: \(quotedInput(url.path)) is a file, not a folder")
     }
 
     /// Writes every (name, bytes) into `path`, creating it when missing; on failure nothing is left

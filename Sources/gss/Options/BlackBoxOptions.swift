@@ -15,12 +15,7 @@ struct BlackBoxOptions: ParsableArguments {
 
     /// The -o options split at their first '='.
     func parsedOptions() throws(CommandError) -> [(key: String, value: String)] {
-        try pluginOptions.map { (text: String) throws(CommandError) -> (key: String, value: String) in
-            guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
-                throw .usage("-o expects key=value, got '\(text)'")
-            }
-            return (String(text[..<equals]), String(text[text.index(after: equals)...]))
-        }
+        try pluginOptions.map { (text: String) throws(CommandError) in try parsePluginOption(text) }
     }
 
     /// Opens, validates and instantiates the black box.

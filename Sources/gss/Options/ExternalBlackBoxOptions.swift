@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GSSCore
 import GSSHost
 
@@ -15,8 +16,8 @@ struct ExternalBlackBoxOptions: ParsableArguments {
         valueName: "command"))
     var execEach: String?
 
-    @Option(name: .customLong("exec-timeout"), help: ArgumentHelp(
-        "With --exec or --exec-each: fail the run (exit 1) when a row takes longer than this.", valueName: "seconds"))
+    @Option(name: .customLong("exec-timeout"), parsing: .unconditional, help: ArgumentHelp(
+        "With --exec or --exec-each: fail the run (exit 1) when a row takes longer than this.", valueName: "seconds"), transform: NumberArgument.number)
     var execTimeout: Double?
 
     @Option(name: .customLong("symbol"), help: ArgumentHelp(
@@ -32,10 +33,14 @@ struct ExternalBlackBoxOptions: ParsableArguments {
     @Flag(name: .customLong("serialize-calls"), help: "With --symbol: the function is not reentrant, so call it from one thread at a time (default: called from every worker at once).")
     var serializeCalls = false
 
-    @Option(name: .customLong("n"), help: "Numbers per input row, for --exec, --exec-each and the array form of --signature.")
+    @Option(name: .customLong("n"), parsing: .unconditional,
+            help: "Numbers per input row, for --exec, --exec-each and the array form of --signature.",
+            transform: NumberArgument.wholeNumber)
     var inputCount: Int?
 
-    @Option(name: .customLong("m"), help: "Numbers per output row, for --exec, --exec-each and the array form of --signature.")
+    @Option(name: .customLong("m"), parsing: .unconditional,
+            help: "Numbers per output row, for --exec, --exec-each and the array form of --signature.",
+            transform: NumberArgument.wholeNumber)
     var outputCount: Int?
 
     /// The black box these options ask for; nil when they ask for none (a plugin is meant).
@@ -85,10 +90,35 @@ struct ExternalBlackBoxOptions: ParsableArguments {
             guard let signature else {
                 throw CommandError.usage("--symbol needs --signature, the function's C type, such as --signature 'double(double)'")
             }
-            blackBox = try ForeignFunctionBlackBox(
-                symbol: symbol!, signature: signature, inputCount: inputCount, outputCount: outputCount,
-                serialized: serializeCalls)
+            do {
+                blackBox = try ForeignFunctionBlackBox(
+                    symbol: symbol!, signature: signature, inputCount: inputCount, outputCount: outputCount,
+                    serialized: serializeCalls)
+            } catch {
+                throw error.code == .libraryNotLoadable ? Self.namingTheRealLibrary(error, symbol: symbol!) : error
+            }
         }
         return OpenedBlackBox(blackBox: blackBox, defaultInput: nil, outputShape: [blackBox.outputCount])
+    }
+}
+
+extension ExternalBlackBoxOptions {
+    /// dlopen refuses a linker script such as libm.so (for the compiler, with "invalid ELF
+    /// header"); the message then names the library the script stands for, such as libm.so.6.
+    static func namingTheRealLibrary(_ error: ForeignFunctionError, symbol: String) -> ForeignFunctionError {
+        guard let header = error.message.range(of: ": invalid ELF header"),
+            let start = error.message[..<header.lowerBound].range(of: "--symbol: ", options: .backwards),
+            let script = FileManager.default.contents(atPath: String(error.message[start.upperBound..<header.lowerBound])),
+            script.count < 1 << 16, let text = String(data: script, encoding: .utf8)
+        else { return error }
+        // GROUP ( /lib/x86_64-linux-gnu/libm.so.6 AS_NEEDED ( … ) ): the first file named.
+        guard let group = text.range(of: #"(GROUP|INPUT)\s*\(\s*[^\s()]+"#, options: .regularExpression) else { return error }
+        let named = text[group].split(whereSeparator: { $0.isWhitespace || $0 == "(" }).last.map(String.init) ?? ""
+        let library = named.split(separator: "/").last.map(String.init) ?? named
+        let given = String(symbol[..<(symbol.lastIndex(of: ":") ?? symbol.endIndex)])
+        let function = symbol.lastIndex(of: ":").map { String(symbol[symbol.index(after: $0)...]) } ?? "FUNC"
+        return ForeignFunctionError(
+            error.code,
+            "\(error.message); \(quotedInput(given)) is a linker script for the compiler, not a library: name the library it stands for, as in --symbol \(library):\(function)")
     }
 }

@@ -9,8 +9,9 @@ struct IsolationOptions: ParsableArguments {
     @Flag(help: "Evaluate the plugin in worker processes (one per thread): a crash or hang in it fails the run cleanly instead of killing gss.")
     var isolate = false
 
-    @Option(name: .customLong("eval-timeout"),
-            help: ArgumentHelp("Seconds one evaluate call (one batch) may take before its worker is killed and the run fails. Implies --isolate.", valueName: "seconds"))
+    @Option(name: .customLong("eval-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Seconds one evaluate call (one batch) may take before its worker is killed and the run fails. Implies --isolate.", valueName: "seconds"),
+            transform: NumberArgument.number)
     var evaluationTimeout: Double?
 
     func validate() throws {

@@ -24,7 +24,7 @@ struct SmoothingOptions: ParsableArguments {
             help: ArgumentHelp("An invertible n×n matrix L to smooth f(x + Lε) instead: @FILE, a JSON array (nested or flat, row-major) or a .npy file.", valueName: "@FILE"))
     var scaleMatrix: String?
 
-    @Option(help: "The number of samples s (at least 2).")
+    @Option(parsing: .unconditional, help: "The number of samples s (at least 2). (default: 1024)", transform: NumberArgument.wholeNumber)
     var samples: Int = 1024
 
     @Option(help: "How the samples are placed.")
@@ -36,10 +36,11 @@ struct SmoothingOptions: ParsableArguments {
     @Option(help: "The control variate subtracted from f.")
     var covariate: Covariate = .loo
 
-    @Option(help: "The random seed; the same seed and options give bit-identical results. Default: random (printed).")
+    @Option(parsing: .unconditional, help: "The random seed; the same seed and options give bit-identical results. Default: random (printed).",
+            transform: NumberArgument.seed)
     var seed: UInt64?
 
-    @Option(help: "Worker threads. Default: all cores.")
+    @Option(parsing: .unconditional, help: "Worker threads. Default: all cores.", transform: NumberArgument.wholeNumber)
     var threads: Int?
 
     func validate() throws {
@@ -65,6 +66,26 @@ struct SmoothingOptions: ParsableArguments {
         return configuration
     }
 
+    /// Refuses, before any work, a request whose x + γε overflows or that cannot fit in memory
+    /// (`extraBytes`: what the command keeps besides the estimate), after the smoother's own
+    /// checks of the options, whose messages are more specific. A wrong x is left to the
+    /// smoother, whose message names it.
+    func checkRequest(
+        _ configuration: SmoothingConfiguration, at x: [Double], inputCount n: Int, outputCount m: Int,
+        extraBytes: Double = 0, scaleOption: String? = nil, describedAs request: String, advice: String
+    ) throws {
+        try configuration.validate(inputCount: n, outputCount: m)
+        let scaleFits = configuration.scaleMatrix.map { $0.dimension == n } ?? [1, n].contains(configuration.scale.count)
+        if x.count == n && scaleFits && x.allSatisfy(\.isFinite) {
+            try RequestChecks.refuseOverflowingPerturbation(
+                at: x, scale: configuration.scale, scaleMatrix: configuration.scaleMatrix,
+                distribution: configuration.distribution,
+                scaleOption: scaleOption ?? (scaleMatrix == nil ? "--scale" : "--scale-matrix"))
+        }
+        let bytes = RequestChecks.estimateBytes(configuration, inputCount: n, outputCount: m, workers: workerCount) + extraBytes
+        try RequestChecks.refuseBeyondPhysicalMemory(bytes, for: request, advice: advice)
+    }
+
     /// Reads @FILE as an n × n matrix: a nested n × n array or a flat one of n·n numbers.
     static func readScaleMatrix(_ argument: String, inputCount n: Int) throws -> ScaleMatrix {
         guard argument.hasPrefix("@") else {
@@ -88,32 +109,4 @@ struct SmoothingOptions: ParsableArguments {
         if let scaleMatrix { return "L = \(scaleMatrix.dropFirst())" }
         return "γ = " + (scale?.values ?? [1]).map { "\($0)" }.joined(separator: ",")
     }
-}
-
-/// Numbers given as "1,2.5,-3" or read from @FILE (a JSON array, or a .npy array of float64/float32).
-struct NumberList: CustomStringConvertible {
-    let values: [Double]
-
-    init(values: [Double]) { self.values = values }
-
-    /// Parses an option's text; a CommandError says what was wrong (argument-parser shows it).
-    init(parsing argument: String) throws {
-        values = try NumberList.parse(argument)
-    }
-
-    static func parse(_ argument: String) throws(CommandError) -> [Double] {
-        if argument.hasPrefix("@") { return try NumberFile.read(path: String(argument.dropFirst())) }
-        let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
-        var values: [Double] = []
-        for (index, part) in parts.enumerated() {
-            let text = part.trimmingCharacters(in: .whitespaces)
-            guard let value = Double(text), value.isFinite else {
-                throw .usage("'\(text)' (entry \(index)) is not a finite number; expected comma-separated numbers such as 0.5,-1,2e-3")
-            }
-            values.append(value)
-        }
-        return values
-    }
-
-    var description: String { values.map { "\($0)" }.joined(separator: ",") }
 }
