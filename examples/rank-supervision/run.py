@@ -75,6 +75,8 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")
     p.add_argument("--journal", default=JOURNAL)
     p.add_argument("--no-sobol", action="store_true")
+    p.add_argument("--larger-samples", type=int, default=0,
+                   help="after the study: gss with rqmc-latin at this s (e.g. 1024), at the gamma chosen at s = --samples")
     p.add_argument("--smoke", action="store_true", help="tiny evaluations (50 sets), to check the harness")
     args = p.parse_args()
     sys.path.insert(0, HERE)
@@ -115,6 +117,10 @@ def main() -> None:
         sob = [RunConfig(f"gss-{d}", chosen[f"gss-{d}"], s, sampler="sobol", **base)
                for s in range(args.seeds) for d in GSS_DISTS]
         run_all(sob, "stage 3 (gss with sobol)")
+    if args.larger_samples:
+        big = [RunConfig(f"gss-{d}", chosen[f"gss-{d}"], s, **dict(base, samples=args.larger_samples))
+               for s in range(args.seeds) for d in GSS_DISTS]
+        run_all(big, f"stage 4 (gss at s = {args.larger_samples})")
     if pool:
         pool.close()
     import report

@@ -78,6 +78,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")
     p.add_argument("--journal", default=JOURNAL)
     p.add_argument("--no-sobol", action="store_true")
+    p.add_argument("--extras", action="store_true",
+                   help="after the study: s = 1000 for gss (logistic, algorithm), every seed; and seed 0 of "
+                        "gss (logistic, algorithm, s = 100) and Fenchel-Young (s = 10) at --long-steps")
+    p.add_argument("--long-steps", type=int, default=1200)
     p.add_argument("--smoke", action="store_true", help="tiny evaluations (50 maps), to check the harness")
     args = p.parse_args()
     sys.path.insert(0, HERE)
@@ -135,6 +139,12 @@ def main() -> None:
         sob = [RunConfig(f"gss-algorithm-{d}", gamma, seed, samples=s, sampler="sobol", **base)
                for seed in range(args.seeds) for s in (128, 16) for d in DISTS]
         run_all(sob, "stage 3 (sobol)")
+    if args.extras:
+        run_all([RunConfig("gss-algorithm-logistic", gamma, 0, samples=100, **dict(base, steps=args.long_steps)),
+                 RunConfig("fy", sigma, 0, samples=10, **dict(base, steps=args.long_steps))],
+                f"stage 4 (seed 0 at {args.long_steps} steps)")
+        run_all([RunConfig("gss-algorithm-logistic", gamma, seed, samples=1000, **base) for seed in range(args.seeds)],
+                "stage 5 (gss at s = 1000)")
     if pool:
         pool.close()
     import report

@@ -29,6 +29,7 @@ class RunConfig:
     samples: int = 100
     sampler: str = "rqmc-latin"
     lr: float = 1e-3
+    cost_init: float = 3.0  # the first predicted costs (models.CostNet)
     eval_every: int = 50
     curve_maps: int = 100
     val_maps: int = 1000  # at most: the validation split's size
@@ -36,7 +37,7 @@ class RunConfig:
 
     def key(self) -> str:
         parts = [self.method, f"h={self.hyper:.6g}", f"seed={self.seed}", f"steps={self.steps}",
-                 f"batch={self.batch}"]
+                 f"batch={self.batch}", f"init={self.cost_init:g}"]
         if self.method != "blackbox":
             parts.append(f"s={self.samples}")
         if self.method.startswith("gss-"):
@@ -68,7 +69,7 @@ def evaluate(model: torch.nn.Module, images: np.ndarray, costs: np.ndarray, path
 def train(cfg: RunConfig, train_set: dict[str, np.ndarray], test_set: dict[str, np.ndarray],
           log_every: Optional[int] = None) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
-    model = CostNet().to(memory_format=torch.channels_last)
+    model = CostNet(cost_init=cfg.cost_init).to(memory_format=torch.channels_last)
     method = make_method(cfg.method, cfg.hyper, cfg.samples, cfg.sampler, cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.6 * cfg.steps), int(0.8 * cfg.steps)], 0.1)
