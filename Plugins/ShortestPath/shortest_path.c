@@ -497,15 +497,13 @@ SP_INLINE int sp_argmin8(const double d[8]) {
  * strictly fall along each walk (sp_fast_path_exact), so it ends there; n steps bound it
  * regardless.  The lanes walk in turn, step by step, so their independent chains of loads and
  * comparisons overlap.  walking: the lanes to walk (the others are left alone). */
-static void sp_walk_back(const sp_grid *g, const double *dist, size_t L, unsigned walking,
-                         double *const *dst) {
+SP_INLINE void sp_walk_back(const sp_grid *g, const double *dist, const size_t L, unsigned walking,
+                            double *const *dst) {
     const size_t rows = g->rows, cols = g->cols, width = g->width, n = rows * cols;
     /* NW, N, NE, W, E, SW, S, SE: increasing cell index, in the padded and the plain grid. */
-    const ptrdiff_t w = (ptrdiff_t)width, k = (ptrdiff_t)cols;
-    const ptrdiff_t padded_step[8] = {-w - 1, -w, -w + 1, -1, 1, w - 1, w, w + 1};
+    const ptrdiff_t row = (ptrdiff_t)(width * L), k = (ptrdiff_t)cols, l1 = (ptrdiff_t)L;
+    const ptrdiff_t lane_step[8] = {-row - l1, -row, -row + l1, -l1, l1, row - l1, row, row + l1};
     const ptrdiff_t plain_step[8] = {-k - 1, -k, -k + 1, -1, 1, k - 1, k, k + 1};
-    ptrdiff_t lane_step[8];
-    for (int m = 0; m < 8; ++m) lane_step[m] = padded_step[m] * (ptrdiff_t)L;
     const double *position[SP_MAX_LANES], *start[SP_MAX_LANES];
     size_t cell[SP_MAX_LANES];
     for (size_t l = 0; l < L; ++l) {
@@ -524,8 +522,8 @@ static void sp_walk_back(const sp_grid *g, const double *dist, size_t L, unsigne
                 walking &= ~(1u << l);
                 continue;
             }
-            double d[8];
-            for (int m = 0; m < 8; ++m) d[m] = p[lane_step[m]];
+            const double *up = p - row, *down = p + row;
+            const double d[8] = {up[-l1], up[0], up[l1], p[-l1], p[l1], down[-l1], down[0], down[l1]};
             const int m = sp_argmin8(d);
             position[l] = p + lane_step[m];
             cell[l] += (size_t)plain_step[m];
@@ -548,7 +546,12 @@ static unsigned sp_solve_lanes(const sp_grid *g, sp_lanes_fn solve, const double
     const size_t target = g->rows * g->width + g->cols;
     for (int l = 0; l < count; ++l)
         if (!sp_fast_path_exact(dist[target * (size_t)L + (size_t)l], cheapest[l])) refused |= 1u << l;
-    sp_walk_back(g, dist, (size_t)L, ((1u << count) - 1) & ~refused, dst);
+    const unsigned walking = ((1u << count) - 1) & ~refused;
+    /* the lane count a constant in each walk, so its neighbour offsets are */
+    if (L == 8) sp_walk_back(g, dist, 8, walking, dst);
+    else if (L == 4) sp_walk_back(g, dist, 4, walking, dst);
+    else if (L == 2) sp_walk_back(g, dist, 2, walking, dst);
+    else sp_walk_back(g, dist, (size_t)L, walking, dst);
     return refused;
 }
 
