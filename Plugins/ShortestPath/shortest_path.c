@@ -6,8 +6,8 @@
  *   y[r*cols + c]  1 iff cell (r, c) lies on the cheapest path from (0, 0) to (rows-1, cols-1)
  *
  * Moves go to any of the 8 neighbours; a path costs the sum of its cells' costs, both end cells
- * included.  The rows of a batch are solved 8 at a time (AVX-512; 4 with AVX2, 2 with SSE2), one
- * per vector lane: Gauss-Seidel sweeps over the grid give every cell its distance from the start,
+ * included.  The rows of a batch are solved 16 at a time (two AVX-512 vectors; 8 with AVX2, 4
+ * with SSE2), one per vector lane: Gauss-Seidel sweeps over the grid give every cell its distance from the start,
  * and a walk back from the target along the cheapest neighbours gives the path -- the same mask,
  * bit for bit, as Dijkstra with a binary heap (this plugin's solver until issue 19, kept as the
  * tests' reference in Tests/Fixtures/ShortestPathReference); see "The lane solver" below for
@@ -240,7 +240,7 @@ static void dijkstra_row(const sp_scratch *s, size_t rows, size_t cols, double m
  * neighbour, from the same D.  Rows that fail the check go to Dijkstra itself.
  * ---------------------------------------------------------------------------------------------- */
 
-enum { SP_MAX_LANES = 8 };
+enum { SP_MAX_LANES = 16 };
 #define SP_INLINE static inline __attribute__((always_inline))
 
 typedef struct {
@@ -263,10 +263,10 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
  * at 0, exact since 0 + c = c).  Per cell and lane:
  *     best = min(min(old, min(upwind three) + cost), previous + cost)
  * (min(a, b) = a < b ? a : b, as minpd): the same operations in the same order at every width,
- * so every width gives the same bits.  One body per width (the Core's scheme,
- * Sources/CGSSVectorMath/vector_width.h), through sp_*_L helpers named by lane count. */
-#define SP_DEFINE_ROW(L, attribute)                                                                \
-    attribute SP_INLINE int sp_row_##L(const sp_grid *g, double *restrict dist,                    \
+ * so every width gives the same bits.  One body per vector kind K with L lanes (the Core's scheme,
+ * Sources/CGSSVectorMath/vector_width.h), through the sp_*_K helpers below. */
+#define SP_DEFINE_ROW(K, L, attribute)                                                                \
+    attribute SP_INLINE int sp_row_##K(const sp_grid *g, double *restrict dist,                    \
                                        const double *restrict cost, const size_t r,                \
                                        const int backward, const int first) {                      \
         const ptrdiff_t step = backward ? -L : L; /* the next cell in sweep order */               \
@@ -275,21 +275,21 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
         double *d = dist + (r * g->width + c0) * L;                                                \
         const double *k = cost + (r * g->width + c0) * L;                                          \
         /* the cell before in this row: the border (+inf), or the start's virtual 0 */             \
-        sp_v##L previous = sp_set_##L(first && r == 1 ? 0.0 : INFINITY);                           \
-        sp_flags_##L changed = sp_none_##L();                                                      \
+        sp_v_##K previous = sp_set_##K(first && r == 1 ? 0.0 : INFINITY);                           \
+        sp_flags_##K changed = sp_none_##K();                                                      \
         for (size_t j = 0; j < g->cols; ++j, d += step, k += step) {                               \
             const double *u = d + upwind;                                                          \
-            const sp_v##L above =                                                                  \
-                sp_min_##L(sp_min_##L(sp_load_##L(u - L), sp_load_##L(u)), sp_load_##L(u + L));    \
-            const sp_v##L c = sp_load_##L(k);                                                      \
-            const sp_v##L old = first ? sp_set_##L(INFINITY) : sp_load_##L(d);                     \
-            const sp_v##L through = sp_min_##L(old, sp_add_##L(above, c));                         \
-            const sp_v##L best = sp_min_##L(through, sp_add_##L(previous, c));                     \
-            if (!first) changed = sp_note_##L(changed, best, old);                                 \
-            sp_store_##L(d, best);                                                                 \
+            const sp_v_##K above =                                                                  \
+                sp_min_##K(sp_min_##K(sp_load_##K(u - L), sp_load_##K(u)), sp_load_##K(u + L));    \
+            const sp_v_##K c = sp_load_##K(k);                                                      \
+            const sp_v_##K old = first ? sp_set_##K(INFINITY) : sp_load_##K(d);                     \
+            const sp_v_##K through = sp_min_##K(old, sp_add_##K(above, c));                         \
+            const sp_v_##K best = sp_min_##K(through, sp_add_##K(previous, c));                     \
+            if (!first) changed = sp_note_##K(changed, best, old);                                 \
+            sp_store_##K(d, best);                                                                 \
             previous = best;                                                                       \
         }                                                                                          \
-        return first || sp_any_##L(changed);                                                       \
+        return first || sp_any_##K(changed);                                                       \
     }
 
 /* The distances D: one forward sweep over every row, then backward and forward sweeps in turn
@@ -298,14 +298,14 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
  * row above (above[r]) and from their west neighbours (west[r]), a backward visit those from the
  * row below and from the east; a change in row r breaks its other direction's in-row constraints
  * and the constraints rows r-1 and r+1 have on it.  Done when all hold. */
-#define SP_DEFINE_DISTANCES(L, attribute)                                                          \
-    SP_DEFINE_ROW(L, attribute)                                                                    \
-    attribute SP_INLINE void sp_distances_##L(const sp_grid *g, double *dist, const double *cost) { \
+#define SP_DEFINE_DISTANCES(K, L, attribute)                                                          \
+    SP_DEFINE_ROW(K, L, attribute)                                                                    \
+    attribute SP_INLINE void sp_distances_##K(const sp_grid *g, double *dist, const double *cost) { \
         const size_t rows = g->rows;                                                               \
         uint8_t above[SP_MAX_SIDE + 2], below[SP_MAX_SIDE + 2], west[SP_MAX_SIDE + 2],             \
             east[SP_MAX_SIDE + 2];                                                                 \
         for (size_t r = 1; r <= rows; ++r) {                                                       \
-            sp_row_##L(g, dist, cost, r, 0, 1);                                                    \
+            sp_row_##K(g, dist, cost, r, 0, 1);                                                    \
             above[r] = west[r] = 1;                                                                \
             below[r] = r == rows; /* the border below the last row never changes */               \
             east[r] = 0;                                                                           \
@@ -314,7 +314,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
             for (size_t i = 0; i < rows; ++i) {                                                    \
                 const size_t r = backward ? rows - i : i + 1;                                      \
                 if (backward ? below[r] && east[r] : above[r] && west[r]) continue;                \
-                const int changed = sp_row_##L(g, dist, cost, r, backward, 0);                     \
+                const int changed = sp_row_##K(g, dist, cost, r, backward, 0);                     \
                 if (backward) below[r] = east[r] = 1;                                              \
                 else above[r] = west[r] = 1;                                                       \
                 if (changed) {                                                                     \
@@ -333,109 +333,173 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
 /* One solve of L rows (src[l], finite): their clamped costs into cost (cell-major, lane l of cell
  * p at [p*L + l]) and each lane's cheapest cost into cheapest[l], then their distances into dist
  * (border +inf).  The clamp is c < min_cost ? min_cost : c, as maxpd(c, min_cost) computes it. */
-#define SP_DEFINE_LANES(L, attribute)                                                              \
-    SP_DEFINE_DISTANCES(L, attribute)                                                              \
-    attribute static void sp_lanes_##L(const sp_grid *g, const double *const *src, double *cost,   \
+#define SP_DEFINE_LANES(K, L, attribute)                                                              \
+    SP_DEFINE_DISTANCES(K, L, attribute)                                                              \
+    attribute static void sp_lanes_##K(const sp_grid *g, const double *const *src, double *cost,   \
                                        double *dist, double *cheapest) {                           \
-        const sp_index_##L lanes = sp_offsets_##L(src);                                              \
-        const sp_v##L min_cost = sp_set_##L(g->min_cost);                                          \
-        sp_v##L least = sp_set_##L(INFINITY);                                                      \
+        const sp_index_##K lanes = sp_offsets_##K(src, src[0]);                                              \
+        const sp_v_##K min_cost = sp_set_##K(g->min_cost);                                          \
+        sp_v_##K least = sp_set_##K(INFINITY);                                                      \
         const double *x = src[0];                                                                  \
         for (size_t r = 0; r < g->rows; ++r) {                                                     \
             double *k = cost + ((r + 1) * g->width + 1) * L;                                       \
             for (size_t c = 0; c < g->cols; ++c, ++x, k += L) {                                    \
-                const sp_v##L clamped = sp_max_##L(sp_gather_##L(x, lanes), min_cost);             \
-                sp_store_##L(k, clamped);                                                          \
-                least = sp_min_##L(least, clamped);                                                \
+                const sp_v_##K clamped = sp_max_##K(sp_gather_##K(x, lanes), min_cost);             \
+                sp_store_##K(k, clamped);                                                          \
+                least = sp_min_##K(least, clamped);                                                \
             }                                                                                      \
         }                                                                                          \
-        sp_storeu_##L(cheapest, least);                                                            \
-        sp_distances_##L(g, dist, cost);                                                           \
+        sp_storeu_##K(cheapest, least);                                                            \
+        sp_distances_##K(g, dist, cost);                                                           \
     }
+
+/* The helpers each body uses, per vector kind K (an instruction set, or two vectors of one):
+ *   sp_v_K                 one vector of lanes
+ *   sp_load/store/storeu_K a vector from or to memory (load, store: aligned)
+ *   sp_set_K               v in every lane
+ *   sp_add/min/max_K       lane by lane, as addpd, minpd (a < b ? a : b) and maxpd (a > b ? a : b)
+ *   sp_flags_K             which distances changed: sp_none_K (none yet), sp_note_K (best < old,
+ *                          where best <= old always), sp_any_K
+ *   sp_index_K             where each lane's row lies: sp_offsets_K(src, base), the rows src[l]
+ *                          as byte offsets from base; sp_gather_K(x, index), lane l from
+ *                          x + index[l] bytes */
+
+/* Two vectors per cell: 2K lanes (2K rows) as two independent vectors of K, so each step along a
+ * row runs two chains of dependent additions and minima side by side instead of one. */
+#define SP_DEFINE_PAIR(K, LANES, attribute)                                                        \
+    typedef struct { sp_v_##K a, b; } sp_v_##K##x2;                                                \
+    typedef sp_flags_##K sp_flags_##K##x2;                                                         \
+    typedef struct { sp_index_##K a, b; } sp_index_##K##x2;                                        \
+    attribute SP_INLINE sp_v_##K##x2 sp_load_##K##x2(const double *p) {                            \
+        return (sp_v_##K##x2){sp_load_##K(p), sp_load_##K(p + LANES)};                             \
+    }                                                                                              \
+    attribute SP_INLINE void sp_store_##K##x2(double *p, sp_v_##K##x2 v) {                         \
+        sp_store_##K(p, v.a);                                                                      \
+        sp_store_##K(p + LANES, v.b);                                                              \
+    }                                                                                              \
+    attribute SP_INLINE void sp_storeu_##K##x2(double *p, sp_v_##K##x2 v) {                        \
+        sp_storeu_##K(p, v.a);                                                                     \
+        sp_storeu_##K(p + LANES, v.b);                                                             \
+    }                                                                                              \
+    attribute SP_INLINE sp_v_##K##x2 sp_set_##K##x2(double v) {                                    \
+        return (sp_v_##K##x2){sp_set_##K(v), sp_set_##K(v)};                                       \
+    }                                                                                              \
+    attribute SP_INLINE sp_v_##K##x2 sp_add_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
+        return (sp_v_##K##x2){sp_add_##K(x.a, y.a), sp_add_##K(x.b, y.b)};                        \
+    }                                                                                              \
+    attribute SP_INLINE sp_v_##K##x2 sp_min_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
+        return (sp_v_##K##x2){sp_min_##K(x.a, y.a), sp_min_##K(x.b, y.b)};                         \
+    }                                                                                              \
+    attribute SP_INLINE sp_v_##K##x2 sp_max_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
+        return (sp_v_##K##x2){sp_max_##K(x.a, y.a), sp_max_##K(x.b, y.b)};                         \
+    }                                                                                              \
+    attribute SP_INLINE sp_flags_##K##x2 sp_none_##K##x2(void) { return sp_none_##K(); }          \
+    attribute SP_INLINE sp_flags_##K##x2 sp_note_##K##x2(sp_flags_##K##x2 f, sp_v_##K##x2 best,    \
+                                                         sp_v_##K##x2 old) {                       \
+        return sp_note_##K(sp_note_##K(f, best.a, old.a), best.b, old.b);                          \
+    }                                                                                              \
+    attribute SP_INLINE int sp_any_##K##x2(sp_flags_##K##x2 f) { return sp_any_##K(f); }           \
+    attribute SP_INLINE sp_index_##K##x2 sp_offsets_##K##x2(const double *const *src,              \
+                                                            const double *base) {                  \
+        return (sp_index_##K##x2){sp_offsets_##K(src, base), sp_offsets_##K(src + LANES, base)};   \
+    }                                                                                              \
+    attribute SP_INLINE sp_v_##K##x2 sp_gather_##K##x2(const double *x, sp_index_##K##x2 index) {  \
+        return (sp_v_##K##x2){sp_gather_##K(x, index.a), sp_gather_##K(x, index.b)};              \
+    }
+
+SP_INLINE ptrdiff_t sp_offset(const double *row, const double *base) {
+    return (const char *)row - (const char *)base;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define SP_TARGET_4 __attribute__((target("avx2")))
-#define SP_TARGET_8 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
+#define SP_TARGET_AVX2 __attribute__((target("avx2")))
+#define SP_TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw")))
 
 /* SSE2: 2 lanes; every x86-64 has it. */
-typedef __m128d sp_v2;
-typedef __m128d sp_flags_2;
-SP_INLINE sp_v2 sp_load_2(const double *p) { return _mm_load_pd(p); }
-SP_INLINE void sp_store_2(double *p, sp_v2 v) { _mm_store_pd(p, v); }
-SP_INLINE sp_v2 sp_set_2(double v) { return _mm_set1_pd(v); }
-SP_INLINE sp_v2 sp_add_2(sp_v2 a, sp_v2 b) { return _mm_add_pd(a, b); }
-SP_INLINE sp_v2 sp_min_2(sp_v2 a, sp_v2 b) { return _mm_min_pd(a, b); }
-SP_INLINE sp_flags_2 sp_none_2(void) { return _mm_setzero_pd(); }
-SP_INLINE sp_flags_2 sp_note_2(sp_flags_2 f, sp_v2 best, sp_v2 old) { return _mm_or_pd(f, _mm_cmplt_pd(best, old)); }
-SP_INLINE int sp_any_2(sp_flags_2 f) { return _mm_movemask_pd(f) != 0; }
-SP_INLINE void sp_storeu_2(double *p, sp_v2 v) { _mm_storeu_pd(p, v); }
-SP_INLINE sp_v2 sp_max_2(sp_v2 a, sp_v2 b) { return _mm_max_pd(a, b); }
-/* Lane l's row at x + index[l] bytes, x in lane 0's row. */
-typedef ptrdiff_t sp_index_2;
-SP_INLINE sp_index_2 sp_offsets_2(const double *const *src) { return (const char *)src[1] - (const char *)src[0]; }
-SP_INLINE sp_v2 sp_gather_2(const double *x, sp_index_2 index) {
-    return _mm_loadh_pd(_mm_load_sd(x), (const double *)((const char *)x + index));
+typedef __m128d sp_v_sse2;
+typedef __m128d sp_flags_sse2;
+typedef struct { ptrdiff_t lane0, lane1; } sp_index_sse2;
+SP_INLINE sp_v_sse2 sp_load_sse2(const double *p) { return _mm_load_pd(p); }
+SP_INLINE void sp_store_sse2(double *p, sp_v_sse2 v) { _mm_store_pd(p, v); }
+SP_INLINE void sp_storeu_sse2(double *p, sp_v_sse2 v) { _mm_storeu_pd(p, v); }
+SP_INLINE sp_v_sse2 sp_set_sse2(double v) { return _mm_set1_pd(v); }
+SP_INLINE sp_v_sse2 sp_add_sse2(sp_v_sse2 a, sp_v_sse2 b) { return _mm_add_pd(a, b); }
+SP_INLINE sp_v_sse2 sp_min_sse2(sp_v_sse2 a, sp_v_sse2 b) { return _mm_min_pd(a, b); }
+SP_INLINE sp_v_sse2 sp_max_sse2(sp_v_sse2 a, sp_v_sse2 b) { return _mm_max_pd(a, b); }
+SP_INLINE sp_flags_sse2 sp_none_sse2(void) { return _mm_setzero_pd(); }
+SP_INLINE sp_flags_sse2 sp_note_sse2(sp_flags_sse2 f, sp_v_sse2 best, sp_v_sse2 old) {
+    return _mm_or_pd(f, _mm_cmplt_pd(best, old));
+}
+SP_INLINE int sp_any_sse2(sp_flags_sse2 f) { return _mm_movemask_pd(f) != 0; }
+SP_INLINE sp_index_sse2 sp_offsets_sse2(const double *const *src, const double *base) {
+    return (sp_index_sse2){sp_offset(src[0], base), sp_offset(src[1], base)};
+}
+SP_INLINE sp_v_sse2 sp_gather_sse2(const double *x, sp_index_sse2 index) {
+    return _mm_loadh_pd(_mm_load_sd((const double *)((const char *)x + index.lane0)),
+                        (const double *)((const char *)x + index.lane1));
 }
 
 /* AVX2: 4 lanes. */
-typedef __m256d sp_v4;
-typedef __m256d sp_flags_4;
-SP_TARGET_4 SP_INLINE sp_v4 sp_load_4(const double *p) { return _mm256_load_pd(p); }
-SP_TARGET_4 SP_INLINE void sp_store_4(double *p, sp_v4 v) { _mm256_store_pd(p, v); }
-SP_TARGET_4 SP_INLINE sp_v4 sp_set_4(double v) { return _mm256_set1_pd(v); }
-SP_TARGET_4 SP_INLINE sp_v4 sp_add_4(sp_v4 a, sp_v4 b) { return _mm256_add_pd(a, b); }
-SP_TARGET_4 SP_INLINE sp_v4 sp_min_4(sp_v4 a, sp_v4 b) { return _mm256_min_pd(a, b); }
-SP_TARGET_4 SP_INLINE sp_flags_4 sp_none_4(void) { return _mm256_setzero_pd(); }
-SP_TARGET_4 SP_INLINE sp_flags_4 sp_note_4(sp_flags_4 f, sp_v4 best, sp_v4 old) {
+typedef __m256d sp_v_avx2;
+typedef __m256d sp_flags_avx2;
+typedef __m256i sp_index_avx2;
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_load_avx2(const double *p) { return _mm256_load_pd(p); }
+SP_TARGET_AVX2 SP_INLINE void sp_store_avx2(double *p, sp_v_avx2 v) { _mm256_store_pd(p, v); }
+SP_TARGET_AVX2 SP_INLINE void sp_storeu_avx2(double *p, sp_v_avx2 v) { _mm256_storeu_pd(p, v); }
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_set_avx2(double v) { return _mm256_set1_pd(v); }
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_add_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_add_pd(a, b); }
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_min_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_min_pd(a, b); }
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_max_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_max_pd(a, b); }
+SP_TARGET_AVX2 SP_INLINE sp_flags_avx2 sp_none_avx2(void) { return _mm256_setzero_pd(); }
+SP_TARGET_AVX2 SP_INLINE sp_flags_avx2 sp_note_avx2(sp_flags_avx2 f, sp_v_avx2 best, sp_v_avx2 old) {
     return _mm256_or_pd(f, _mm256_cmp_pd(best, old, _CMP_LT_OQ));
 }
-SP_TARGET_4 SP_INLINE int sp_any_4(sp_flags_4 f) { return _mm256_movemask_pd(f) != 0; }
-SP_TARGET_4 SP_INLINE void sp_storeu_4(double *p, sp_v4 v) { _mm256_storeu_pd(p, v); }
-SP_TARGET_4 SP_INLINE sp_v4 sp_max_4(sp_v4 a, sp_v4 b) { return _mm256_max_pd(a, b); }
-typedef __m256i sp_index_4;
-SP_TARGET_4 SP_INLINE sp_index_4 sp_offsets_4(const double *const *src) {
-    const char *x = (const char *)src[0];
-    return _mm256_setr_epi64x(0, (const char *)src[1] - x, (const char *)src[2] - x, (const char *)src[3] - x);
+SP_TARGET_AVX2 SP_INLINE int sp_any_avx2(sp_flags_avx2 f) { return _mm256_movemask_pd(f) != 0; }
+SP_TARGET_AVX2 SP_INLINE sp_index_avx2 sp_offsets_avx2(const double *const *src, const double *base) {
+    return _mm256_setr_epi64x(sp_offset(src[0], base), sp_offset(src[1], base), sp_offset(src[2], base),
+                              sp_offset(src[3], base));
 }
-SP_TARGET_4 SP_INLINE sp_v4 sp_gather_4(const double *x, sp_index_4 index) {
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_gather_avx2(const double *x, sp_index_avx2 index) {
     return _mm256_i64gather_pd(x, index, 1);
 }
 
 /* AVX-512: 8 lanes. */
-typedef __m512d sp_v8;
-typedef __m512i sp_flags_8; /* the OR of best ^ old: nonzero where a distance changed */
-SP_TARGET_8 SP_INLINE sp_v8 sp_load_8(const double *p) { return _mm512_load_pd(p); }
-SP_TARGET_8 SP_INLINE void sp_store_8(double *p, sp_v8 v) { _mm512_store_pd(p, v); }
-SP_TARGET_8 SP_INLINE sp_v8 sp_set_8(double v) { return _mm512_set1_pd(v); }
-SP_TARGET_8 SP_INLINE sp_v8 sp_add_8(sp_v8 a, sp_v8 b) { return _mm512_add_pd(a, b); }
-SP_TARGET_8 SP_INLINE sp_v8 sp_min_8(sp_v8 a, sp_v8 b) { return _mm512_min_pd(a, b); }
-SP_TARGET_8 SP_INLINE sp_flags_8 sp_none_8(void) { return _mm512_setzero_si512(); }
-SP_TARGET_8 SP_INLINE sp_flags_8 sp_note_8(sp_flags_8 f, sp_v8 best, sp_v8 old) {
+typedef __m512d sp_v_avx512;
+typedef __m512i sp_flags_avx512; /* the OR of best ^ old: nonzero where a distance changed */
+typedef __m512i sp_index_avx512;
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_load_avx512(const double *p) { return _mm512_load_pd(p); }
+SP_TARGET_AVX512 SP_INLINE void sp_store_avx512(double *p, sp_v_avx512 v) { _mm512_store_pd(p, v); }
+SP_TARGET_AVX512 SP_INLINE void sp_storeu_avx512(double *p, sp_v_avx512 v) { _mm512_storeu_pd(p, v); }
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_set_avx512(double v) { return _mm512_set1_pd(v); }
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_add_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_add_pd(a, b); }
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_min_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_min_pd(a, b); }
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_max_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_max_pd(a, b); }
+SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_none_avx512(void) { return _mm512_setzero_si512(); }
+SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_note_avx512(sp_flags_avx512 f, sp_v_avx512 best, sp_v_avx512 old) {
     /* best <= old, so they differ exactly where best < old (one vpternlogq) */
     return _mm512_or_si512(f, _mm512_xor_si512(_mm512_castpd_si512(best), _mm512_castpd_si512(old)));
 }
-SP_TARGET_8 SP_INLINE int sp_any_8(sp_flags_8 f) { return _mm512_test_epi64_mask(f, f) != 0; }
-SP_TARGET_8 SP_INLINE void sp_storeu_8(double *p, sp_v8 v) { _mm512_storeu_pd(p, v); }
-SP_TARGET_8 SP_INLINE sp_v8 sp_max_8(sp_v8 a, sp_v8 b) { return _mm512_max_pd(a, b); }
-typedef __m512i sp_index_8;
-SP_TARGET_8 SP_INLINE sp_index_8 sp_offsets_8(const double *const *src) {
-    const char *x = (const char *)src[0];
-    return _mm512_setr_epi64(0, (const char *)src[1] - x, (const char *)src[2] - x, (const char *)src[3] - x,
-                             (const char *)src[4] - x, (const char *)src[5] - x, (const char *)src[6] - x,
-                             (const char *)src[7] - x);
+SP_TARGET_AVX512 SP_INLINE int sp_any_avx512(sp_flags_avx512 f) { return _mm512_test_epi64_mask(f, f) != 0; }
+SP_TARGET_AVX512 SP_INLINE sp_index_avx512 sp_offsets_avx512(const double *const *src, const double *base) {
+    return _mm512_setr_epi64(sp_offset(src[0], base), sp_offset(src[1], base), sp_offset(src[2], base),
+                             sp_offset(src[3], base), sp_offset(src[4], base), sp_offset(src[5], base),
+                             sp_offset(src[6], base), sp_offset(src[7], base));
 }
-SP_TARGET_8 SP_INLINE sp_v8 sp_gather_8(const double *x, sp_index_8 index) {
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_gather_avx512(const double *x, sp_index_avx512 index) {
     return _mm512_i64gather_pd(index, x, 1);
 }
 
-SP_DEFINE_LANES(2, )
-SP_DEFINE_LANES(4, SP_TARGET_4)
-SP_DEFINE_LANES(8, SP_TARGET_8)
+SP_DEFINE_PAIR(sse2, 2, )
+SP_DEFINE_PAIR(avx2, 4, SP_TARGET_AVX2)
+SP_DEFINE_PAIR(avx512, 8, SP_TARGET_AVX512)
+SP_DEFINE_LANES(sse2x2, 4, )
+SP_DEFINE_LANES(avx2x2, 8, SP_TARGET_AVX2)
+SP_DEFINE_LANES(avx512x2, 16, SP_TARGET_AVX512)
 
-/* The widest this CPU runs, once per process; GSS_VECTOR_WIDTH=2|4 caps it as it caps the Core's
- * kernels (tests compare widths). A benign race: every thread computes the same value. */
-static int sp_lanes_width(void) {
+/* The widest vectors this CPU runs, once per process; GSS_VECTOR_WIDTH=2|4 caps them as it caps
+ * the Core's kernels (tests compare widths). A benign race: every thread computes the same value. */
+static int sp_vector_width(void) {
     static int width = 0;
     if (width == 0) {
         __builtin_cpu_init();
@@ -454,24 +518,30 @@ static int sp_lanes_width(void) {
     return width;
 }
 #else
-/* Elsewhere: one lane of plain doubles. */
-typedef double sp_v1;
-typedef int sp_flags_1;
-SP_INLINE sp_v1 sp_load_1(const double *p) { return *p; }
-SP_INLINE void sp_store_1(double *p, sp_v1 v) { *p = v; }
-SP_INLINE sp_v1 sp_set_1(double v) { return v; }
-SP_INLINE sp_v1 sp_add_1(sp_v1 a, sp_v1 b) { return a + b; }
-SP_INLINE sp_v1 sp_min_1(sp_v1 a, sp_v1 b) { return a < b ? a : b; } /* as minpd */
-SP_INLINE sp_flags_1 sp_none_1(void) { return 0; }
-SP_INLINE sp_flags_1 sp_note_1(sp_flags_1 f, sp_v1 best, sp_v1 old) { return f | (best < old); }
-SP_INLINE int sp_any_1(sp_flags_1 f) { return f != 0; }
-SP_INLINE void sp_storeu_1(double *p, sp_v1 v) { *p = v; }
-SP_INLINE sp_v1 sp_max_1(sp_v1 a, sp_v1 b) { return a > b ? a : b; }
-typedef int sp_index_1;
-SP_INLINE sp_index_1 sp_offsets_1(const double *const *src) { (void)src; return 0; }
-SP_INLINE sp_v1 sp_gather_1(const double *x, sp_index_1 index) { (void)index; return *x; }
-SP_DEFINE_LANES(1, )
-static int sp_lanes_width(void) { return 1; }
+/* Elsewhere: one lane of plain doubles (and pairs of them). */
+typedef double sp_v_scalar;
+typedef int sp_flags_scalar;
+typedef ptrdiff_t sp_index_scalar;
+SP_INLINE sp_v_scalar sp_load_scalar(const double *p) { return *p; }
+SP_INLINE void sp_store_scalar(double *p, sp_v_scalar v) { *p = v; }
+SP_INLINE void sp_storeu_scalar(double *p, sp_v_scalar v) { *p = v; }
+SP_INLINE sp_v_scalar sp_set_scalar(double v) { return v; }
+SP_INLINE sp_v_scalar sp_add_scalar(sp_v_scalar a, sp_v_scalar b) { return a + b; }
+SP_INLINE sp_v_scalar sp_min_scalar(sp_v_scalar a, sp_v_scalar b) { return a < b ? a : b; }
+SP_INLINE sp_v_scalar sp_max_scalar(sp_v_scalar a, sp_v_scalar b) { return a > b ? a : b; }
+SP_INLINE sp_flags_scalar sp_none_scalar(void) { return 0; }
+SP_INLINE sp_flags_scalar sp_note_scalar(sp_flags_scalar f, sp_v_scalar best, sp_v_scalar old) {
+    return f | (best < old);
+}
+SP_INLINE int sp_any_scalar(sp_flags_scalar f) { return f != 0; }
+SP_INLINE sp_index_scalar sp_offsets_scalar(const double *const *src, const double *base) {
+    return sp_offset(src[0], base);
+}
+SP_INLINE sp_v_scalar sp_gather_scalar(const double *x, sp_index_scalar index) {
+    return *(const double *)((const char *)x + index);
+}
+SP_DEFINE_PAIR(scalar, 1, )
+SP_DEFINE_LANES(scalarx2, 2, )
 #endif
 
 /* Solves the rows src[0..L-1] (finite costs; repeated rows allowed) in the scratch cost and dist
@@ -548,10 +618,13 @@ static unsigned sp_solve_lanes(const sp_grid *g, sp_lanes_fn solve, const double
         if (!sp_fast_path_exact(dist[target * (size_t)L + (size_t)l], cheapest[l])) refused |= 1u << l;
     const unsigned walking = ((1u << count) - 1) & ~refused;
     /* the lane count a constant in each walk, so its neighbour offsets are */
-    if (L == 8) sp_walk_back(g, dist, 8, walking, dst);
-    else if (L == 4) sp_walk_back(g, dist, 4, walking, dst);
-    else if (L == 2) sp_walk_back(g, dist, 2, walking, dst);
-    else sp_walk_back(g, dist, (size_t)L, walking, dst);
+    switch (L) {
+    case 16: sp_walk_back(g, dist, 16, walking, dst); break;
+    case 8: sp_walk_back(g, dist, 8, walking, dst); break;
+    case 4: sp_walk_back(g, dist, 4, walking, dst); break;
+    case 2: sp_walk_back(g, dist, 2, walking, dst); break;
+    default: sp_walk_back(g, dist, (size_t)L, walking, dst); break;
+    }
     return refused;
 }
 
@@ -568,24 +641,32 @@ static int sp_all_finite(const double *row, size_t n) {
     return any == 0;
 }
 
-static sp_lanes_fn sp_lanes_for(int lanes) {
+/* The solver for this CPU (and GSS_VECTOR_WIDTH): two vectors of its widest kind per cell (two
+ * vectors were 7-14% faster than one at each width: the chains along a row overlap). */
+typedef struct {
+    sp_lanes_fn solve;
+    int lanes;
+} sp_solver;
+
+static sp_solver sp_solver_for_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (lanes == 8) return sp_lanes_8;
-    if (lanes == 4) return sp_lanes_4;
-    return sp_lanes_2;
+    switch (sp_vector_width()) {
+    case 8: return (sp_solver){sp_lanes_avx512x2, 16};
+    case 4: return (sp_solver){sp_lanes_avx2x2, 8};
+    default: return (sp_solver){sp_lanes_sse2x2, 4};
+    }
 #else
-    (void)lanes;
-    return sp_lanes_1;
+    return (sp_solver){sp_lanes_scalarx2, 2};
 #endif
 }
-
 
 static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t batch, double *y,
                               char *error, size_t error_capacity) {
     const size_t rows = instance->rows, cols = instance->cols, n = rows * cols;
     const size_t width = cols + 2, padded = (rows + 2) * width;
-    const int lanes = sp_lanes_width();
-    const sp_lanes_fn solve = sp_lanes_for(lanes);
+    const sp_solver solver = sp_solver_for_cpu();
+    const int lanes = solver.lanes;
+    const sp_lanes_fn solve = solver.solve;
     const sp_grid grid = {rows, cols, width, instance->min_cost};
 
     /* One block for the whole batch, widest types first so every array is aligned: the lanes'
@@ -684,7 +765,7 @@ static const gss_plugin sp_descriptor = {
     .version = "1.0.0",
     .description =
         "The cheapest path from the top-left to the bottom-right cell of a rows x cols grid of\n"
-        "vertex costs, as a 0/1 mask (moves to all 8 neighbours; up to 8 rows at once in vector\n"
+        "vertex costs, as a 0/1 mask (moves to all 8 neighbours; up to 16 rows at once in vector\n"
         "lanes by relaxation sweeps, the same masks as Dijkstra).  A path costs the sum of its\n"
         "cells' costs, both end cells included.\n"
         "Inputs: rows*cols costs, row-major (cell (r, c) is x[r*cols+c]).\n"
