@@ -493,6 +493,9 @@ SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_gather_avx512(const double *x, sp_inde
 SP_DEFINE_PAIR(sse2, 2, )
 SP_DEFINE_PAIR(avx2, 4, SP_TARGET_AVX2)
 SP_DEFINE_PAIR(avx512, 8, SP_TARGET_AVX512)
+SP_DEFINE_LANES(sse2, 2, )
+SP_DEFINE_LANES(avx2, 4, SP_TARGET_AVX2)
+SP_DEFINE_LANES(avx512, 8, SP_TARGET_AVX512)
 SP_DEFINE_LANES(sse2x2, 4, )
 SP_DEFINE_LANES(avx2x2, 8, SP_TARGET_AVX2)
 SP_DEFINE_LANES(avx512x2, 16, SP_TARGET_AVX512)
@@ -541,6 +544,7 @@ SP_INLINE sp_v_scalar sp_gather_scalar(const double *x, sp_index_scalar index) {
     return *(const double *)((const char *)x + index);
 }
 SP_DEFINE_PAIR(scalar, 1, )
+SP_DEFINE_LANES(scalar, 1, )
 SP_DEFINE_LANES(scalarx2, 2, )
 #endif
 
@@ -641,22 +645,23 @@ static int sp_all_finite(const double *row, size_t n) {
     return any == 0;
 }
 
-/* The solver for this CPU (and GSS_VECTOR_WIDTH): two vectors of its widest kind per cell (two
- * vectors were 7-14% faster than one at each width: the chains along a row overlap). */
+/* The solvers for this CPU (and GSS_VECTOR_WIDTH): two vectors of its widest kind per cell (two
+ * vectors were 7-14% faster than one at each width: the chains along a row overlap), and one
+ * vector for a last group that fills at most half the lanes. */
 typedef struct {
-    sp_lanes_fn solve;
-    int lanes;
+    sp_lanes_fn solve, half_solve;
+    int lanes, half_lanes;
 } sp_solver;
 
 static sp_solver sp_solver_for_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     switch (sp_vector_width()) {
-    case 8: return (sp_solver){sp_lanes_avx512x2, 16};
-    case 4: return (sp_solver){sp_lanes_avx2x2, 8};
-    default: return (sp_solver){sp_lanes_sse2x2, 4};
+    case 8: return (sp_solver){sp_lanes_avx512x2, sp_lanes_avx512, 16, 8};
+    case 4: return (sp_solver){sp_lanes_avx2x2, sp_lanes_avx2, 8, 4};
+    default: return (sp_solver){sp_lanes_sse2x2, sp_lanes_sse2, 4, 2};
     }
 #else
-    return (sp_solver){sp_lanes_scalarx2, 2};
+    return (sp_solver){sp_lanes_scalarx2, sp_lanes_scalar, 2, 1};
 #endif
 }
 
@@ -666,7 +671,6 @@ static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t ba
     const size_t width = cols + 2, padded = (rows + 2) * width;
     const sp_solver solver = sp_solver_for_cpu();
     const int lanes = solver.lanes;
-    const sp_lanes_fn solve = solver.solve;
     const sp_grid grid = {rows, cols, width, instance->min_cost};
 
     /* One block for the whole batch, widest types first so every array is aligned: the lanes'
@@ -692,8 +696,8 @@ static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t ba
         s.reached_reset[p] = r == 0 || r == rows + 1 || c == 0 || c == cols + 1;
     }
     /* The border's distances stay +inf; the interior is overwritten by every solve's first
-     * sweep and the costs by its load. */
-    for (size_t i = 0; i < padded * (size_t)lanes; ++i) dist[i] = INFINITY;
+     * sweep and the costs by its load (each laid out for the lanes of the solver last used). */
+    int layout = 0;
     memset(cost, 0, lane_bytes);
 
     gss_status status = GSS_OK;
@@ -721,8 +725,15 @@ static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t ba
             ++count;
         }
         if (count == lanes || (b + 1 == batch && count > 0)) {
-            for (int l = count; l < lanes; ++l) src[l] = src[count - 1]; /* idle lanes repeat */
-            unsigned refused = sp_solve_lanes(&grid, solve, src, dst, count, cost, dist, lanes);
+            const int half = count <= solver.half_lanes;
+            const int used = half ? solver.half_lanes : lanes;
+            if (used != layout) {
+                for (size_t i = 0; i < padded * (size_t)used; ++i) dist[i] = INFINITY;
+                layout = used;
+            }
+            for (int l = count; l < used; ++l) src[l] = src[count - 1]; /* idle lanes repeat */
+            const unsigned refused = sp_solve_lanes(&grid, half ? solver.half_solve : solver.solve,
+                                                    src, dst, count, cost, dist, used);
             for (int l = 0; l < count; ++l)
                 if (refused & (1u << l)) dijkstra_row(&s, rows, cols, grid.min_cost, src[l], dst[l]);
             count = 0;
