@@ -732,6 +732,11 @@ static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t ba
                 layout = used;
             }
             for (int l = count; l < used; ++l) src[l] = src[count - 1]; /* idle lanes repeat */
+            /* The next group's rows, on their way into the cache while this group is solved. */
+            const size_t left = (batch - b - 1) * n * sizeof(double);
+            const size_t ahead = (size_t)lanes * n * sizeof(double);
+            const char *next = (const char *)(row + n), *end = next + (left < ahead ? left : ahead);
+            for (const char *line = next; line < end; line += 64) __builtin_prefetch(line);
             const unsigned refused = sp_solve_lanes(&grid, half ? solver.half_solve : solver.solve,
                                                     src, dst, count, cost, dist, used);
             for (int l = 0; l < count; ++l)
