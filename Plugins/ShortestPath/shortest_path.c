@@ -7,7 +7,8 @@
  *
  * Moves go to any of the 8 neighbours; a path costs the sum of its cells' costs, both end cells
  * included.  The rows of a batch are solved 16 at a time (two AVX-512 vectors; 8 with AVX2, 4
- * with SSE2), one per vector lane: Gauss-Seidel sweeps over the grid give every cell its distance from the start,
+ * with SSE2), one per vector lane: Gauss-Seidel sweeps over the grid give every cell its distance
+ * from the start,
  * and a walk back from the target along the cheapest neighbours gives the path -- the same mask,
  * bit for bit, as Dijkstra with a binary heap (this plugin's solver until issue 19, kept as the
  * tests' reference in Tests/Fixtures/ShortestPathReference); see "The lane solver" below for
@@ -222,16 +223,17 @@ static void dijkstra_row(const sp_scratch *s, size_t rows, size_t cols, double m
 
 /* ------------------------------------------------------------------------------------------------
  * The lane solver: L rows at once, lane l of every vector one row, over the padded grid stored
- * cell-major (cell p of lane l at [p*L + l]), so each relaxation is one vector operation for all L
- * rows.  Distances come from Gauss-Seidel sweeps, forward (row-major from the start: each cell
- * from its W, NW, N, NE neighbours, already updated in this sweep) and backward (the reverse
- * order, from E, SE, S, SW), alternated until a sweep changes no distance in any lane.
+ * cell-major (cell p of lane l at [p*L + l]), so each relaxation is one or two vector operations
+ * for all L rows.  Distances come from Gauss-Seidel sweeps, forward (row-major from the start:
+ * each cell from its W, NW, N, NE neighbours, already updated in this sweep) and backward (the
+ * reverse order, from E, SE, S, SW), in turn until every cell satisfies its constraints from all
+ * 8 neighbours in every lane (a row is swept only when that can change it: sp_distances).
  *
  * Why the mask is Dijkstra's, bit for bit.  Let D(v) be the least left-to-right floating-point sum
  * over the paths from the start to v (fl(fl(c0 + c1) + c2) ...).  Rounding is monotone, so
  * fl(d + c) never falls below d and grows with d: the sweeps' fixed point is D (every value they
- * hold is some path's sum, never below D, and a sweep with no change leaves every cell at most
- * fl(D(u) + c(v)) for all 8 neighbours u, after the sweep before it left the other 4 so), and
+ * hold is some path's sum, never below D, and when they stop every cell is at most
+ * fl(d(u) + c(v)) for all 8 neighbours u, so by induction along any path at most its sum), and
  * Dijkstra's distances are D too (the same min(fl(D(u) + c(v))) over its first settled
  * neighbour, which has the least D).  When every step strictly increases a sum up to D(target)
  * (fl(d + c) > d: checked by sp_fast_path_exact), Dijkstra settles cells in strictly increasing
@@ -265,7 +267,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
  * (min(a, b) = a < b ? a : b, as minpd): the same operations in the same order at every width,
  * so every width gives the same bits.  One body per vector kind K with L lanes (the Core's scheme,
  * Sources/CGSSVectorMath/vector_width.h), through the sp_*_K helpers below. */
-#define SP_DEFINE_ROW(K, L, attribute)                                                                \
+#define SP_DEFINE_ROW(K, L, attribute)                                                             \
     attribute SP_INLINE int sp_row_##K(const sp_grid *g, double *restrict dist,                    \
                                        const double *restrict cost, const size_t r,                \
                                        const int backward, const int first) {                      \
@@ -275,16 +277,16 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
         double *d = dist + (r * g->width + c0) * L;                                                \
         const double *k = cost + (r * g->width + c0) * L;                                          \
         /* the cell before in this row: the border (+inf), or the start's virtual 0 */             \
-        sp_v_##K previous = sp_set_##K(first && r == 1 ? 0.0 : INFINITY);                           \
+        sp_v_##K previous = sp_set_##K(first && r == 1 ? 0.0 : INFINITY);                          \
         sp_flags_##K changed = sp_none_##K();                                                      \
         for (size_t j = 0; j < g->cols; ++j, d += step, k += step) {                               \
             const double *u = d + upwind;                                                          \
-            const sp_v_##K above =                                                                  \
+            const sp_v_##K above =                                                                 \
                 sp_min_##K(sp_min_##K(sp_load_##K(u - L), sp_load_##K(u)), sp_load_##K(u + L));    \
-            const sp_v_##K c = sp_load_##K(k);                                                      \
-            const sp_v_##K old = first ? sp_set_##K(INFINITY) : sp_load_##K(d);                     \
-            const sp_v_##K through = sp_min_##K(old, sp_add_##K(above, c));                         \
-            const sp_v_##K best = sp_min_##K(through, sp_add_##K(previous, c));                     \
+            const sp_v_##K c = sp_load_##K(k);                                                     \
+            const sp_v_##K old = first ? sp_set_##K(INFINITY) : sp_load_##K(d);                    \
+            const sp_v_##K through = sp_min_##K(old, sp_add_##K(above, c));                        \
+            const sp_v_##K best = sp_min_##K(through, sp_add_##K(previous, c));                    \
             if (!first) changed = sp_note_##K(changed, best, old);                                 \
             sp_store_##K(d, best);                                                                 \
             previous = best;                                                                       \
@@ -298,16 +300,17 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
  * row above (above[r]) and from their west neighbours (west[r]), a backward visit those from the
  * row below and from the east; a change in row r breaks its other direction's in-row constraints
  * and the constraints rows r-1 and r+1 have on it.  Done when all hold. */
-#define SP_DEFINE_DISTANCES(K, L, attribute)                                                          \
-    SP_DEFINE_ROW(K, L, attribute)                                                                    \
-    attribute SP_INLINE void sp_distances_##K(const sp_grid *g, double *dist, const double *cost) { \
+#define SP_DEFINE_DISTANCES(K, L, attribute)                                                       \
+    SP_DEFINE_ROW(K, L, attribute)                                                                 \
+    attribute SP_INLINE void sp_distances_##K(const sp_grid *g, double *dist,                       \
+                                              const double *cost) {                                \
         const size_t rows = g->rows;                                                               \
         uint8_t above[SP_MAX_SIDE + 2], below[SP_MAX_SIDE + 2], west[SP_MAX_SIDE + 2],             \
             east[SP_MAX_SIDE + 2];                                                                 \
         for (size_t r = 1; r <= rows; ++r) {                                                       \
             sp_row_##K(g, dist, cost, r, 0, 1);                                                    \
             above[r] = west[r] = 1;                                                                \
-            below[r] = r == rows; /* the border below the last row never changes */               \
+            below[r] = r == rows; /* the border below the last row never changes */                \
             east[r] = 0;                                                                           \
         }                                                                                          \
         for (int backward = 1;; backward = !backward) {                                            \
@@ -325,7 +328,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
                 }                                                                                  \
             }                                                                                      \
             int done = 1;                                                                          \
-            for (size_t r = 1; r <= rows; ++r) done &= above[r] & below[r] & west[r] & east[r];   \
+            for (size_t r = 1; r <= rows; ++r) done &= above[r] & below[r] & west[r] & east[r];    \
             if (done) return;                                                                      \
         }                                                                                          \
     }
@@ -333,18 +336,18 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
 /* One solve of L rows (src[l], finite): their clamped costs into cost (cell-major, lane l of cell
  * p at [p*L + l]) and each lane's cheapest cost into cheapest[l], then their distances into dist
  * (border +inf).  The clamp is c < min_cost ? min_cost : c, as maxpd(c, min_cost) computes it. */
-#define SP_DEFINE_LANES(K, L, attribute)                                                              \
-    SP_DEFINE_DISTANCES(K, L, attribute)                                                              \
+#define SP_DEFINE_LANES(K, L, attribute)                                                           \
+    SP_DEFINE_DISTANCES(K, L, attribute)                                                           \
     attribute static void sp_lanes_##K(const sp_grid *g, const double *const *src, double *cost,   \
                                        double *dist, double *cheapest) {                           \
-        const sp_index_##K lanes = sp_offsets_##K(src, src[0]);                                              \
-        const sp_v_##K min_cost = sp_set_##K(g->min_cost);                                          \
-        sp_v_##K least = sp_set_##K(INFINITY);                                                      \
+        const sp_index_##K lanes = sp_offsets_##K(src, src[0]);                                    \
+        const sp_v_##K min_cost = sp_set_##K(g->min_cost);                                         \
+        sp_v_##K least = sp_set_##K(INFINITY);                                                     \
         const double *x = src[0];                                                                  \
         for (size_t r = 0; r < g->rows; ++r) {                                                     \
             double *k = cost + ((r + 1) * g->width + 1) * L;                                       \
             for (size_t c = 0; c < g->cols; ++c, ++x, k += L) {                                    \
-                const sp_v_##K clamped = sp_max_##K(sp_gather_##K(x, lanes), min_cost);             \
+                const sp_v_##K clamped = sp_max_##K(sp_gather_##K(x, lanes), min_cost);            \
                 sp_store_##K(k, clamped);                                                          \
                 least = sp_min_##K(least, clamped);                                                \
             }                                                                                      \
@@ -385,7 +388,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
         return (sp_v_##K##x2){sp_set_##K(v), sp_set_##K(v)};                                       \
     }                                                                                              \
     attribute SP_INLINE sp_v_##K##x2 sp_add_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
-        return (sp_v_##K##x2){sp_add_##K(x.a, y.a), sp_add_##K(x.b, y.b)};                        \
+        return (sp_v_##K##x2){sp_add_##K(x.a, y.a), sp_add_##K(x.b, y.b)};                         \
     }                                                                                              \
     attribute SP_INLINE sp_v_##K##x2 sp_min_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
         return (sp_v_##K##x2){sp_min_##K(x.a, y.a), sp_min_##K(x.b, y.b)};                         \
@@ -393,7 +396,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
     attribute SP_INLINE sp_v_##K##x2 sp_max_##K##x2(sp_v_##K##x2 x, sp_v_##K##x2 y) {              \
         return (sp_v_##K##x2){sp_max_##K(x.a, y.a), sp_max_##K(x.b, y.b)};                         \
     }                                                                                              \
-    attribute SP_INLINE sp_flags_##K##x2 sp_none_##K##x2(void) { return sp_none_##K(); }          \
+    attribute SP_INLINE sp_flags_##K##x2 sp_none_##K##x2(void) { return sp_none_##K(); }           \
     attribute SP_INLINE sp_flags_##K##x2 sp_note_##K##x2(sp_flags_##K##x2 f, sp_v_##K##x2 best,    \
                                                          sp_v_##K##x2 old) {                       \
         return sp_note_##K(sp_note_##K(f, best.a, old.a), best.b, old.b);                          \
@@ -404,7 +407,7 @@ SP_INLINE int sp_fast_path_exact(double target_distance, double cheapest) {
         return (sp_index_##K##x2){sp_offsets_##K(src, base), sp_offsets_##K(src + LANES, base)};   \
     }                                                                                              \
     attribute SP_INLINE sp_v_##K##x2 sp_gather_##K##x2(const double *x, sp_index_##K##x2 index) {  \
-        return (sp_v_##K##x2){sp_gather_##K(x, index.a), sp_gather_##K(x, index.b)};              \
+        return (sp_v_##K##x2){sp_gather_##K(x, index.a), sp_gather_##K(x, index.b)};               \
     }
 
 SP_INLINE ptrdiff_t sp_offset(const double *row, const double *base) {
@@ -448,17 +451,25 @@ SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_load_avx2(const double *p) { return _mm256
 SP_TARGET_AVX2 SP_INLINE void sp_store_avx2(double *p, sp_v_avx2 v) { _mm256_store_pd(p, v); }
 SP_TARGET_AVX2 SP_INLINE void sp_storeu_avx2(double *p, sp_v_avx2 v) { _mm256_storeu_pd(p, v); }
 SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_set_avx2(double v) { return _mm256_set1_pd(v); }
-SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_add_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_add_pd(a, b); }
-SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_min_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_min_pd(a, b); }
-SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_max_avx2(sp_v_avx2 a, sp_v_avx2 b) { return _mm256_max_pd(a, b); }
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_add_avx2(sp_v_avx2 a, sp_v_avx2 b) {
+    return _mm256_add_pd(a, b);
+}
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_min_avx2(sp_v_avx2 a, sp_v_avx2 b) {
+    return _mm256_min_pd(a, b);
+}
+SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_max_avx2(sp_v_avx2 a, sp_v_avx2 b) {
+    return _mm256_max_pd(a, b);
+}
 SP_TARGET_AVX2 SP_INLINE sp_flags_avx2 sp_none_avx2(void) { return _mm256_setzero_pd(); }
-SP_TARGET_AVX2 SP_INLINE sp_flags_avx2 sp_note_avx2(sp_flags_avx2 f, sp_v_avx2 best, sp_v_avx2 old) {
+SP_TARGET_AVX2 SP_INLINE sp_flags_avx2 sp_note_avx2(sp_flags_avx2 f, sp_v_avx2 best,
+                                                    sp_v_avx2 old) {
     return _mm256_or_pd(f, _mm256_cmp_pd(best, old, _CMP_LT_OQ));
 }
 SP_TARGET_AVX2 SP_INLINE int sp_any_avx2(sp_flags_avx2 f) { return _mm256_movemask_pd(f) != 0; }
-SP_TARGET_AVX2 SP_INLINE sp_index_avx2 sp_offsets_avx2(const double *const *src, const double *base) {
-    return _mm256_setr_epi64x(sp_offset(src[0], base), sp_offset(src[1], base), sp_offset(src[2], base),
-                              sp_offset(src[3], base));
+SP_TARGET_AVX2 SP_INLINE sp_index_avx2 sp_offsets_avx2(const double *const *src,
+                                                        const double *base) {
+    return _mm256_setr_epi64x(sp_offset(src[0], base), sp_offset(src[1], base),
+                              sp_offset(src[2], base), sp_offset(src[3], base));
 }
 SP_TARGET_AVX2 SP_INLINE sp_v_avx2 sp_gather_avx2(const double *x, sp_index_avx2 index) {
     return _mm256_i64gather_pd(x, index, 1);
@@ -470,20 +481,34 @@ typedef __m512i sp_flags_avx512; /* the OR of best ^ old: nonzero where a distan
 typedef __m512i sp_index_avx512;
 SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_load_avx512(const double *p) { return _mm512_load_pd(p); }
 SP_TARGET_AVX512 SP_INLINE void sp_store_avx512(double *p, sp_v_avx512 v) { _mm512_store_pd(p, v); }
-SP_TARGET_AVX512 SP_INLINE void sp_storeu_avx512(double *p, sp_v_avx512 v) { _mm512_storeu_pd(p, v); }
-SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_set_avx512(double v) { return _mm512_set1_pd(v); }
-SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_add_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_add_pd(a, b); }
-SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_min_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_min_pd(a, b); }
-SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_max_avx512(sp_v_avx512 a, sp_v_avx512 b) { return _mm512_max_pd(a, b); }
-SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_none_avx512(void) { return _mm512_setzero_si512(); }
-SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_note_avx512(sp_flags_avx512 f, sp_v_avx512 best, sp_v_avx512 old) {
-    /* best <= old, so they differ exactly where best < old (one vpternlogq) */
-    return _mm512_or_si512(f, _mm512_xor_si512(_mm512_castpd_si512(best), _mm512_castpd_si512(old)));
+SP_TARGET_AVX512 SP_INLINE void sp_storeu_avx512(double *p, sp_v_avx512 v) {
+    _mm512_storeu_pd(p, v);
 }
-SP_TARGET_AVX512 SP_INLINE int sp_any_avx512(sp_flags_avx512 f) { return _mm512_test_epi64_mask(f, f) != 0; }
-SP_TARGET_AVX512 SP_INLINE sp_index_avx512 sp_offsets_avx512(const double *const *src, const double *base) {
-    return _mm512_setr_epi64(sp_offset(src[0], base), sp_offset(src[1], base), sp_offset(src[2], base),
-                             sp_offset(src[3], base), sp_offset(src[4], base), sp_offset(src[5], base),
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_set_avx512(double v) { return _mm512_set1_pd(v); }
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_add_avx512(sp_v_avx512 a, sp_v_avx512 b) {
+    return _mm512_add_pd(a, b);
+}
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_min_avx512(sp_v_avx512 a, sp_v_avx512 b) {
+    return _mm512_min_pd(a, b);
+}
+SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_max_avx512(sp_v_avx512 a, sp_v_avx512 b) {
+    return _mm512_max_pd(a, b);
+}
+SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_none_avx512(void) { return _mm512_setzero_si512(); }
+SP_TARGET_AVX512 SP_INLINE sp_flags_avx512 sp_note_avx512(sp_flags_avx512 f, sp_v_avx512 best,
+                                                          sp_v_avx512 old) {
+    /* best <= old, so they differ exactly where best < old (one vpternlogq) */
+    return _mm512_or_si512(f,
+                           _mm512_xor_si512(_mm512_castpd_si512(best), _mm512_castpd_si512(old)));
+}
+SP_TARGET_AVX512 SP_INLINE int sp_any_avx512(sp_flags_avx512 f) {
+    return _mm512_test_epi64_mask(f, f) != 0;
+}
+SP_TARGET_AVX512 SP_INLINE sp_index_avx512 sp_offsets_avx512(const double *const *src,
+                                                              const double *base) {
+    return _mm512_setr_epi64(sp_offset(src[0], base), sp_offset(src[1], base),
+                             sp_offset(src[2], base), sp_offset(src[3], base),
+                             sp_offset(src[4], base), sp_offset(src[5], base),
                              sp_offset(src[6], base), sp_offset(src[7], base));
 }
 SP_TARGET_AVX512 SP_INLINE sp_v_avx512 sp_gather_avx512(const double *x, sp_index_avx512 index) {
@@ -501,7 +526,8 @@ SP_DEFINE_LANES(avx2x2, 8, SP_TARGET_AVX2)
 SP_DEFINE_LANES(avx512x2, 16, SP_TARGET_AVX512)
 
 /* The widest vectors this CPU runs, once per process; GSS_VECTOR_WIDTH=2|4 caps them as it caps
- * the Core's kernels (tests compare widths). A benign race: every thread computes the same value. */
+ * the Core's kernels (tests compare widths). A benign race: every thread computes the same
+ * value. */
 static int sp_vector_width(void) {
     static int width = 0;
     if (width == 0) {
@@ -597,7 +623,8 @@ SP_INLINE void sp_walk_back(const sp_grid *g, const double *dist, const size_t L
                 continue;
             }
             const double *up = p - row, *down = p + row;
-            const double d[8] = {up[-l1], up[0], up[l1], p[-l1], p[l1], down[-l1], down[0], down[l1]};
+            const double d[8] = {up[-l1],   up[0],   up[l1],   p[-l1],
+                                 p[l1],     down[-l1], down[0], down[l1]};
             const int m = sp_argmin8(d);
             position[l] = p + lane_step[m];
             cell[l] += (size_t)plain_step[m];
