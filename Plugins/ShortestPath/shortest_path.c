@@ -722,10 +722,10 @@ static gss_status sp_evaluate(gss_instance *instance, const double *x, size_t ba
         const size_t r = p / width, c = p % width;
         s.reached_reset[p] = r == 0 || r == rows + 1 || c == 0 || c == cols + 1;
     }
-    /* The border's distances stay +inf; the interior is overwritten by every solve's first
-     * sweep and the costs by its load (each laid out for the lanes of the solver last used). */
+    /* The border's distances stay +inf (set below for the lanes of the solver in use); the
+     * interior is overwritten by every solve's first sweep, and the interior costs by its load
+     * (the border's costs are never read). */
     int layout = 0;
-    memset(cost, 0, lane_bytes);
 
     gss_status status = GSS_OK;
     const double *src[SP_MAX_LANES];
