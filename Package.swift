@@ -25,6 +25,8 @@ let fixturePlugins: [BundledPlugin] = [
     // One fault each for `gss conform` and `--isolate` to catch.
     "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
+    // The shortest-path plugin's previous solver (binary-heap Dijkstra), the reference its tests compare with.
+    "ShortestPathReference",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
