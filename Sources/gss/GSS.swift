@@ -19,15 +19,17 @@ struct GSS: ParsableCommand {
 
     /// Maps every error to one line on stderr and the exit codes of CLI.md (2 usage, 1 black box).
     static func main() {
+        Ranks.silenceOtherRanks(arguments: CommandLine.arguments)
         do {
             var command = try parseAsRoot()
             try command.run()
+            Ranks.finishSucceeded()
         } catch {
             exit(code: exitCode(forFailure: error), error: error)
         }
     }
 
-    private static func exitCode(forFailure error: any Error) -> Int32 {
+    static func exitCode(forFailure error: any Error) -> Int32 {
         switch error {
         case let error as PluginError: return error.isUsageError ? 2 : 1
         case let error as ExternalProgramError: return error.isUsageError ? 2 : 1
@@ -48,8 +50,7 @@ struct GSS: ParsableCommand {
             text = "\(error)"
         default: text = message(for: error)
         }
-        FileHandle.standardError.write(Data(("error: " + sentence(text) + "\n").utf8))
-        Foundation.exit(code)
+        Ranks.finishFailed(code: code, sentence: "error: " + sentence(text))
     }
 
     /// One line ending in a full stop; a bulleted list of valid values (argument-parser's form

@@ -41,8 +41,14 @@ struct Grad: ParsableCommand {
         configuration.differentiatesScale = derivatives.contains(.scale)
         configuration.estimatesCovariance = estimatesCovariance
         configuration.medianSampleCount = medianSampleCount
-        let smoother = Smoother(configuration: configuration, threads: smoothing.workerCount)
+        let executor = try smoothing.executor()
+        var smoother = Smoother(configuration: configuration, threads: smoothing.workerCount, executor: executor)
+        if executor.processCount > 1 && executor.isCoordinator {
+            let progress = SampleProgress(label: "gss grad")
+            smoother.progress = { progress.update(done: $0, total: $1) }
+        }
         let estimate = try smoother.estimate(opened.blackBox, at: x)
+        Ranks.reportJournal()
         switch format {
         case .json: print(Self.json(estimate).text)
         case .text: Self.printText(estimate, x: x, configuration: configuration, scale: smoothing.scaleDescription)

@@ -1,0 +1,116 @@
+import Glibc
+
+#if MPI
+import CGSSMPI
+#endif
+
+/// How this process was started: by an MPI launcher (mpirun, srun) or alone.
+public enum MPILaunch {
+    /// Whether this build can use MPI (the package's MPI trait).
+    public static var isBuiltIn: Bool {
+        #if MPI
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    /// This process's rank as the launcher's environment gives it (Open MPI's mpirun, PMIx or
+    /// PMI under srun), known before MPI starts; nil when no launcher started this process.
+    public static var environmentRank: Int? {
+        for name in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
+            if let text = getenv(name), let rank = Int(String(cString: text)) { return rank }
+        }
+        return nil
+    }
+}
+
+#if MPI
+/// The MPI ranks of this job (MPI_COMM_WORLD), for `CoordinatedExecutor`. MPI is started with
+/// funneled threading: only the thread that started it — the main thread — calls MPI.
+public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from the main thread only
+    public let rank: Int
+    public let size: Int
+
+    private init(rank: Int, size: Int) {
+        self.rank = rank
+        self.size = size
+    }
+
+    /// Starts MPI; call once, from the main thread.
+    public static func start() throws(MPIError) -> MPIRanks {
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        switch gss_mpi_start(&rank, &size) {
+        case 0: return MPIRanks(rank: Int(rank), size: Int(size))
+        case -2: throw MPIError(description: "this MPI library cannot give MPI_THREAD_FUNNELED threading, which gss needs")
+        default: throw MPIError(description: "MPI could not start (MPI_Init_thread failed)")
+        }
+    }
+
+    /// Ends MPI (every process calls it when the job ends normally, success or a shared failure).
+    public static func finish() { gss_mpi_finish() }
+
+    /// Ends every process of the job with `code` (for a failure the other processes do not share).
+    public static func abort(code: Int32) -> Never {
+        gss_mpi_abort(code)
+        exit(code)
+    }
+
+    public func send(_ message: [Double], to destination: Int) {
+        let status = message.withUnsafeBufferPointer { gss_mpi_send($0.baseAddress, Int32($0.count), Int32(destination)) }
+        precondition(status == 0, "MPI_Send to rank \(destination) failed")
+    }
+
+    public func receive() -> (source: Int, message: [Double])? {
+        var source: Int32 = 0
+        var count: Int32 = 0
+        guard gss_mpi_poll(&source, &count) == 1 else { return nil }
+        var message = [Double](repeating: 0, count: Int(count))
+        let status = message.withUnsafeMutableBufferPointer { gss_mpi_receive($0.baseAddress, count, source) }
+        precondition(status == 0, "MPI_Recv from rank \(source) failed")
+        return (Int(source), message)
+    }
+
+    public func broadcast(_ message: [Double]?, from root: Int) -> [Double] {
+        // The length first, so that every process can make room for the numbers.
+        var header = [Double(message?.count ?? 0)]
+        header.withUnsafeMutableBufferPointer { complete(gss_mpi_start_broadcast($0.baseAddress, 1, Int32(root))) }
+        var payload = message ?? [Double](repeating: 0, count: Int(header[0]))
+        if !payload.isEmpty {
+            payload.withUnsafeMutableBufferPointer {
+                complete(gss_mpi_start_broadcast($0.baseAddress, Int32($0.count), Int32(root)))
+            }
+        }
+        return payload
+    }
+
+    public func lowestRank(flagged: Bool) -> Int? {
+        let lowest = complete(gss_mpi_start_minimum(Int32(flagged ? rank : size)))
+        return lowest < size ? lowest : nil
+    }
+
+    /// Waits for a nonblocking collective, sleeping between tests (20 µs at first, growing to
+    /// 1 ms: a broadcast may wait minutes for the coordinator's evaluation, without spinning).
+    @discardableResult
+    private func complete(_ handle: UnsafeMutableRawPointer?) -> Int {
+        precondition(handle != nil, "an MPI collective operation could not start")
+        var result: Int32 = 0
+        var interval = 20e-6
+        while true {
+            switch gss_mpi_test(handle, &result) {
+            case 1: return Int(result)
+            case 0:
+                sleep(seconds: interval)
+                interval = min(interval * 2, 1e-3)
+            default: preconditionFailure("an MPI collective operation failed")
+            }
+        }
+    }
+}
+
+/// MPI could not be used.
+public struct MPIError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+#endif
