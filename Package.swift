@@ -25,6 +25,8 @@ let fixturePlugins: [BundledPlugin] = [
     // One fault each for `gss conform` and `--isolate` to catch.
     "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
+    // Costs wall time, not CPU: sleeps per row (the MPI checks and their measurements).
+    "Sleeper",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }

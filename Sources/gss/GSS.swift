@@ -36,6 +36,7 @@ struct GSS: ParsableCommand {
         case let error as ForeignFunctionError: return error.isUsageError ? 2 : 1
         case let error as SmoothingError: return error.code == .invalidConfiguration ? 2 : 1
         case let error as CommandError: return error.isUsageError ? 2 : 1
+        case let error as SmoothingJournalError: return error.isUsageError ? 2 : 1
         default:
             let code = exitCode(for: error)
             return code == .success ? 0 : 2  // argument-parser's own errors are all usage errors
@@ -46,7 +47,7 @@ struct GSS: ParsableCommand {
         if code == 0 { GSS.exit(withError: error) }  // --help, --version: print and succeed
         let text: String
         switch error {
-        case is PluginError, is SmoothingError, is CommandError, is ExternalProgramError, is ForeignFunctionError:
+        case is PluginError, is SmoothingError, is CommandError, is ExternalProgramError, is ForeignFunctionError, is SmoothingJournalError:
             text = "\(error)"
         default: text = message(for: error)
         }

@@ -85,7 +85,8 @@ done
 pass "study variance on 3 ranks"
 
 # A black box that sleeps a varying time per row (calls finish out of order), and progress on stderr.
-sleepy=(grad --exec "python3 Tests/Scripts/sleepy_box.py 0.0005 vary" --n 2 --m 2 --x 0.5,0.25 --samples 512 --seed 5 --format json)
+sleeper="$plain/libgssfixture-sleeper.so"
+sleepy=(grad "$sleeper" -o seconds=0.0005 -o vary=1 --x 0.5,0.25 --samples 512 --seed 5 --format json)
 one_process "$work/ref" "${sleepy[@]}" --threads 2
 ranks "$work/out" 4 "${sleepy[@]}" --threads 2 && cmp -s "$work/ref" "$work/out" \
     && pass "a slow, uneven black box on 4 ranks x 2 threads" || fail "slow black box on 4 ranks"
@@ -108,7 +109,7 @@ for fixture in "evalerror --x 3" "nanoutput --x -1.5" "segfault --x 0 --isolate"
 done
 
 # A rank killed mid-run ends the job; the rerun resumes from the journal and prints the same bytes.
-slow=(grad --exec "python3 Tests/Scripts/sleepy_box.py 0.002" --n 2 --m 2 --x 0.5,0.25 --samples 512 --seed 6 --format json --threads 1)
+slow=(grad "$sleeper" -o seconds=0.002 --x 0.5,0.25 --samples 512 --seed 6 --format json --threads 1)
 one_process "$work/ref" "${slow[@]}" --threads 2
 timeout "$limit" "${MPIRUN[@]}" -np 3 "$M" "${slow[@]}" --journal "$work/journal" >"$work/killed" 2>"$work/killed.err" &
 launcher=$!

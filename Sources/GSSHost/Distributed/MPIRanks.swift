@@ -91,7 +91,7 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
     }
 
     /// Waits for a nonblocking collective, sleeping between tests (20 µs at first, growing to
-    /// 1 ms: a broadcast may wait minutes for the coordinator's evaluation, without spinning).
+    /// 0.25 ms: a broadcast may wait minutes for the coordinator's evaluation, without spinning).
     @discardableResult
     private func complete(_ handle: UnsafeMutableRawPointer?) -> Int {
         precondition(handle != nil, "an MPI collective operation could not start")
@@ -102,7 +102,7 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
             case 1: return Int(result)
             case 0:
                 sleep(seconds: interval)
-                interval = min(interval * 2, 1e-3)
+                interval = min(interval * 2, 250e-6)
             default: preconditionFailure("an MPI collective operation failed")
             }
         }

@@ -137,9 +137,15 @@ public enum SmoothingJournalError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .cannotOpen(let path, let reason): return "cannot open the journal '\(path)' (\(reason))"
+        case .cannotOpen(let path, let reason): return "cannot open the journal '\(path)' given to --journal (\(reason))"
         case .cannotWrite(let path, let reason): return "cannot append to the journal '\(path)' (\(reason))"
         }
+    }
+
+    /// A journal that cannot be opened is bad input; one that cannot be written to, a failure of the run.
+    public var isUsageError: Bool {
+        if case .cannotOpen = self { return true }
+        return false
     }
 }
 
