@@ -5,9 +5,6 @@
 #include <mpi.h>
 #include <stdlib.h>
 
-// The one tag of gss's point-to-point messages (their first number says what they are).
-enum { gss_tag = 7 };
-
 int gss_mpi_built_in(void) { return 1; }
 
 int gss_mpi_start(int *rank, int *size) {
@@ -28,21 +25,21 @@ void gss_mpi_finish(void) {
 
 void gss_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-int gss_mpi_send(const double *data, int count, int destination) {
-    return MPI_Send(data, count, MPI_DOUBLE, destination, gss_tag, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
+int gss_mpi_send(const double *data, int count, int destination, int tag) {
+    return MPI_Send(data, count, MPI_DOUBLE, destination, tag, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
 }
 
-int gss_mpi_poll(int *source, int *count) {
+int gss_mpi_poll(int from, int tag, int *source, int *count) {
     int flag = 0;
     MPI_Status status;
-    if (MPI_Iprobe(MPI_ANY_SOURCE, gss_tag, MPI_COMM_WORLD, &flag, &status) != MPI_SUCCESS || !flag) return 0;
+    if (MPI_Iprobe(from < 0 ? MPI_ANY_SOURCE : from, tag, MPI_COMM_WORLD, &flag, &status) != MPI_SUCCESS || !flag) return 0;
     *source = status.MPI_SOURCE;
     MPI_Get_count(&status, MPI_DOUBLE, count);
     return 1;
 }
 
-int gss_mpi_receive(double *data, int count, int source) {
-    return MPI_Recv(data, count, MPI_DOUBLE, source, gss_tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
+int gss_mpi_receive(double *data, int count, int source, int tag) {
+    return MPI_Recv(data, count, MPI_DOUBLE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
 }
 
 // A pending nonblocking collective: its request and, for a minimum, the numbers it works on.
@@ -93,9 +90,11 @@ int gss_mpi_built_in(void) { return 0; }
 int gss_mpi_start(int *rank, int *size) { (void)rank; (void)size; return -1; }
 void gss_mpi_finish(void) {}
 void gss_mpi_abort(int code) { (void)code; }
-int gss_mpi_send(const double *data, int count, int destination) { (void)data; (void)count; (void)destination; return -1; }
-int gss_mpi_poll(int *source, int *count) { (void)source; (void)count; return 0; }
-int gss_mpi_receive(double *data, int count, int source) { (void)data; (void)count; (void)source; return -1; }
+int gss_mpi_send(const double *data, int count, int destination, int tag) {
+    (void)data; (void)count; (void)destination; (void)tag; return -1;
+}
+int gss_mpi_poll(int from, int tag, int *source, int *count) { (void)from; (void)tag; (void)source; (void)count; return 0; }
+int gss_mpi_receive(double *data, int count, int source, int tag) { (void)data; (void)count; (void)source; (void)tag; return -1; }
 void *gss_mpi_start_broadcast(double *data, int count, int root) { (void)data; (void)count; (void)root; return 0; }
 void *gss_mpi_start_minimum(int value) { (void)value; return 0; }
 int gss_mpi_test(void *handle, int *result) { (void)handle; (void)result; return -1; }

@@ -13,6 +13,9 @@ enum Ranks {
     nonisolated(unsafe) private static var current: (any ChunkExecutor)?
     nonisolated(unsafe) private static var coordinated: CoordinatedExecutor?
     nonisolated(unsafe) private static var startedMPI = false
+    #if MPI
+    nonisolated(unsafe) private static var mpiRanks: MPIRanks?
+    #endif
 
     /// Where estimates run, made on first use (which starts MPI under a launcher): every process of
     /// the job, with rank 0 keeping the journal at `journal` when given.
@@ -23,6 +26,7 @@ enum Ranks {
         if MPILaunch.environmentRank != nil {
             let ranks = try MPIRanks.start()
             startedMPI = true
+            mpiRanks = ranks
             if ranks.size > 1 { transport = ranks }
         }
         #endif
@@ -63,16 +67,20 @@ enum Ranks {
         #endif
     }
 
-    /// Ends this process after `error`, with `code`: rank 0 prints `sentence`; a failure every rank
-    /// shares ends MPI normally on each, one that only this rank met ends the whole job.
+    /// Ends this process after an error, with `code`: rank 0 prints `sentence`, and every rank ends
+    /// MPI normally when all of them failed (an operation's shared failure, or a bad option every
+    /// rank rejects alike); a failure only this rank met ends the whole job.
     static func finishFailed(code: Int32, sentence: String) -> Never {
-        let shared = coordinated?.failedTogether ?? false
+        var code = code
         #if MPI
-        if startedMPI && processCount > 1 && !shared {
-            // The others may be waiting for this process: print here, whichever rank this is, and end them all.
-            let rank = MPILaunch.environmentRank ?? 0
-            FileHandle.standardError.write(Data(((rank == 0 ? "" : "rank \(rank): ") + sentence + "\n").utf8))
-            MPIRanks.abort(code: code)
+        if let mpiRanks, mpiRanks.size > 1, !(coordinated?.failedTogether ?? false) {
+            if let agreed = mpiRanks.agreeOnFailure(code: code, seconds: 2) {
+                code = agreed
+            } else {
+                // Others still run, maybe waiting for this rank: say which rank failed, and end them all.
+                FileHandle.standardError.write(Data(((mpiRanks.rank == 0 ? "" : "rank \(mpiRanks.rank): ") + sentence + "\n").utf8))
+                MPIRanks.abort(code: code)
+            }
         }
         #endif
         if isCoordinator { FileHandle.standardError.write(Data((sentence + "\n").utf8)) }

@@ -108,6 +108,18 @@ for fixture in "evalerror --x 3" "nanoutput --x -1.5" "segfault --x 0 --isolate"
     [ -n "$expected" ] && [ "$expected" = "$got" ] && pass "$name: the same sentence, exit 1" || fail "$name: '$got' is not '$expected'"
 done
 
+# A bad request every rank rejects after MPI started: rank 0's one sentence, exit 2. A failure on
+# one rank alone (here rank 2's own --x): that rank's sentence, the job ends, no hang.
+status=0
+ranks "$work/out" 3 grad sorter --median 3 --samples 64 || status=$?
+[ "$status" -eq 2 ] && [ "$(grep -c '^error:' "$work/out.err")" -eq 1 ] && ! grep -q '^rank' "$work/out.err" \
+    && pass "a bad request on every rank: one sentence, exit 2" || fail "a bad request on every rank (exit $status)"
+status=0
+timeout "$limit" "${MPIRUN[@]}" -np 2 "$M" grad sorter --seed 1 : -np 1 "$M" grad sorter --seed 1 --x 1,2,3 \
+    >"$work/out" 2>"$work/out.err" || status=$?
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && grep -q '^rank 2: error: --x needs 5 numbers' "$work/out.err" \
+    && pass "a failure on one rank alone ends the job" || fail "a failure on one rank alone (exit $status)"
+
 # A rank killed mid-run ends the job; the rerun resumes from the journal and prints the same bytes.
 slow=(grad "$sleeper" -o seconds=0.002 --x 0.5,0.25 --samples 512 --seed 6 --format json --threads 1)
 one_process "$work/ref" "${slow[@]}" --threads 2

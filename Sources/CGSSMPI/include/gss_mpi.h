@@ -23,14 +23,15 @@ void gss_mpi_finish(void);
 /// MPI_Abort(MPI_COMM_WORLD, code): ends every process of the job.
 void gss_mpi_abort(int code);
 
-/// Sends count doubles to rank destination (blocking until the buffer may be reused).
-int gss_mpi_send(const double *data, int count, int destination);
+/// Sends count doubles to rank destination with tag (blocking until the buffer may be reused).
+int gss_mpi_send(const double *data, int count, int destination, int tag);
 
-/// Whether a message has arrived (MPI_Iprobe, any source): 1 with its source and size, else 0.
-int gss_mpi_poll(int *source, int *count);
+/// Whether a message with tag has arrived (MPI_Iprobe) from `from` (-1: any source): 1 with its
+/// source and size, else 0.
+int gss_mpi_poll(int from, int tag, int *source, int *count);
 
-/// Receives the message gss_mpi_poll reported from source into data (count doubles).
-int gss_mpi_receive(double *data, int count, int source);
+/// Receives the message gss_mpi_poll reported from source with tag into data (count doubles).
+int gss_mpi_receive(double *data, int count, int source, int tag);
 
 /// Starts MPI_Ibcast of count doubles from root; the handle is finished by gss_mpi_test.
 void *gss_mpi_start_broadcast(double *data, int count, int root);

@@ -57,19 +57,57 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
         exit(code)
     }
 
-    public func send(_ message: [Double], to destination: Int) {
-        let status = message.withUnsafeBufferPointer { gss_mpi_send($0.baseAddress, Int32($0.count), Int32(destination)) }
+    /// The tags of gss's point-to-point messages: a run's (their first number says what they are),
+    /// and the agreement on a failure outside the shared operations.
+    private static let runTag: Int32 = 7
+    private static let failureTag: Int32 = 8
+
+    public func send(_ message: [Double], to destination: Int) { send(message, to: destination, tag: Self.runTag) }
+
+    public func receive() -> (source: Int, message: [Double])? { receive(from: nil, tag: Self.runTag) }
+
+    private func send(_ message: [Double], to destination: Int, tag: Int32) {
+        let status = message.withUnsafeBufferPointer { gss_mpi_send($0.baseAddress, Int32($0.count), Int32(destination), tag) }
         precondition(status == 0, "MPI_Send to rank \(destination) failed")
     }
 
-    public func receive() -> (source: Int, message: [Double])? {
+    private func receive(from origin: Int?, tag: Int32) -> (source: Int, message: [Double])? {
         var source: Int32 = 0
         var count: Int32 = 0
-        guard gss_mpi_poll(&source, &count) == 1 else { return nil }
+        guard gss_mpi_poll(Int32(origin ?? -1), tag, &source, &count) == 1 else { return nil }
         var message = [Double](repeating: 0, count: Int(count))
-        let status = message.withUnsafeMutableBufferPointer { gss_mpi_receive($0.baseAddress, count, source) }
+        let status = message.withUnsafeMutableBufferPointer { gss_mpi_receive($0.baseAddress, count, source, tag) }
         precondition(status == 0, "MPI_Recv from rank \(source) failed")
         return (Int(source), message)
+    }
+
+    /// After an error outside the shared operations (e.g. a bad option every rank rejects alike):
+    /// whether every rank met one within `seconds`, and then rank 0's exit code, for all to end
+    /// normally with; nil when some rank is still running (this rank must then abort the job).
+    public func agreeOnFailure(code: Int32, seconds: Double) -> Int32? {
+        var waited = 0.0
+        if rank == 0 {
+            var failed = Set<Int>()
+            while failed.count < size - 1 {
+                if let (source, _) = receive(from: nil, tag: Self.failureTag) {
+                    failed.insert(source)
+                } else if waited > seconds {
+                    return nil
+                } else {
+                    sleep(seconds: 1e-3)
+                    waited += 1e-3
+                }
+            }
+            for other in 1..<size { send([Double(code)], to: other, tag: Self.failureTag) }
+            return code
+        }
+        send([Double(code)], to: 0, tag: Self.failureTag)
+        while waited <= seconds + 1 {
+            if let (_, verdict) = receive(from: 0, tag: Self.failureTag) { return Int32(verdict.first ?? Double(code)) }
+            sleep(seconds: 1e-3)
+            waited += 1e-3
+        }
+        return nil
     }
 
     public func broadcast(_ message: [Double]?, from root: Int) -> [Double] {
