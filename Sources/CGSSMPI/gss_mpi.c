@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
 
 int gss_mpi_built_in(void) { return 1; }
 
@@ -25,9 +26,6 @@ void gss_mpi_finish(void) {
 
 void gss_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-int gss_mpi_send(const double *data, int count, int destination, int tag) {
-    return MPI_Send(data, count, MPI_DOUBLE, destination, tag, MPI_COMM_WORLD) == MPI_SUCCESS ? 0 : -1;
-}
 
 int gss_mpi_poll(int from, int tag, int *source, int *count) {
     int flag = 0;
@@ -42,12 +40,25 @@ int gss_mpi_receive(double *data, int count, int source, int tag) {
     return MPI_Recv(data, count, MPI_DOUBLE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE) == MPI_SUCCESS ? 0 : -1;
 }
 
-// A pending nonblocking collective: its request and, for a minimum, the numbers it works on.
+// A pending nonblocking operation: its request and, for a minimum, the numbers it works on, for a
+// send, a copy of the message.
 typedef struct {
     MPI_Request request;
     int value;
     int minimum;
+    double message[];
 } pending_operation;
+
+void *gss_mpi_start_send(const double *data, int count, int destination, int tag) {
+    pending_operation *pending = calloc(1, sizeof *pending + (size_t)count * sizeof(double));
+    if (!pending) return NULL;
+    if (count > 0) memcpy(pending->message, data, (size_t)count * sizeof(double));
+    if (MPI_Isend(pending->message, count, MPI_DOUBLE, destination, tag, MPI_COMM_WORLD, &pending->request) != MPI_SUCCESS) {
+        free(pending);
+        return NULL;
+    }
+    return pending;
+}
 
 void *gss_mpi_start_broadcast(double *data, int count, int root) {
     pending_operation *pending = calloc(1, sizeof *pending);
@@ -90,8 +101,8 @@ int gss_mpi_built_in(void) { return 0; }
 int gss_mpi_start(int *rank, int *size) { (void)rank; (void)size; return -1; }
 void gss_mpi_finish(void) {}
 void gss_mpi_abort(int code) { (void)code; }
-int gss_mpi_send(const double *data, int count, int destination, int tag) {
-    (void)data; (void)count; (void)destination; (void)tag; return -1;
+void *gss_mpi_start_send(const double *data, int count, int destination, int tag) {
+    (void)data; (void)count; (void)destination; (void)tag; return 0;
 }
 int gss_mpi_poll(int from, int tag, int *source, int *count) { (void)from; (void)tag; (void)source; (void)count; return 0; }
 int gss_mpi_receive(double *data, int count, int source, int tag) { (void)data; (void)count; (void)source; (void)tag; return -1; }

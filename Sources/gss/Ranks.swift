@@ -63,6 +63,7 @@ enum Ranks {
     /// Ends MPI after a successful run.
     static func finishSucceeded() {
         #if MPI
+        mpiRanks?.flush()
         if startedMPI { MPIRanks.finish() }
         #endif
     }
@@ -85,6 +86,7 @@ enum Ranks {
         #endif
         if isCoordinator { FileHandle.standardError.write(Data((sentence + "\n").utf8)) }
         #if MPI
+        mpiRanks?.flush()
         if startedMPI { MPIRanks.finish() }
         #endif
         Foundation.exit(code)

@@ -23,8 +23,9 @@ void gss_mpi_finish(void);
 /// MPI_Abort(MPI_COMM_WORLD, code): ends every process of the job.
 void gss_mpi_abort(int code);
 
-/// Sends count doubles to rank destination with tag (blocking until the buffer may be reused).
-int gss_mpi_send(const double *data, int count, int destination, int tag);
+/// Starts sending count doubles (copied) to rank destination with tag (MPI_Isend, so that two
+/// ranks sending each other large messages never wait on each other); finished by gss_mpi_test.
+void *gss_mpi_start_send(const double *data, int count, int destination, int tag);
 
 /// Whether a message with tag has arrived (MPI_Iprobe) from `from` (-1: any source): 1 with its
 /// source and size, else 0.

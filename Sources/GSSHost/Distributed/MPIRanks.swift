@@ -31,6 +31,8 @@ public enum MPILaunch {
 public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from the main thread only
     public let rank: Int
     public let size: Int
+    /// Sends not yet completed (nonblocking: a rank never waits for another to receive).
+    private var sending: [UnsafeMutableRawPointer] = []
 
     private init(rank: Int, size: Int) {
         self.rank = rank
@@ -67,11 +69,32 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
     public func receive() -> (source: Int, message: [Double])? { receive(from: nil, tag: Self.runTag) }
 
     private func send(_ message: [Double], to destination: Int, tag: Int32) {
-        let status = message.withUnsafeBufferPointer { gss_mpi_send($0.baseAddress, Int32($0.count), Int32(destination), tag) }
-        precondition(status == 0, "MPI_Send to rank \(destination) failed")
+        let handle = message.withUnsafeBufferPointer { gss_mpi_start_send($0.baseAddress, Int32($0.count), Int32(destination), tag) }
+        guard let handle else { preconditionFailure("MPI_Isend to rank \(destination) failed") }
+        sending.append(handle)
+        completeSends()
+    }
+
+    /// Forgets the sends that have completed.
+    private func completeSends() {
+        sending.removeAll { handle in
+            var unused: Int32 = 0
+            let done = gss_mpi_test(handle, &unused)
+            precondition(done >= 0, "an MPI send failed")
+            return done == 1
+        }
+    }
+
+    /// Waits until every message sent has been delivered (before MPI ends).
+    public func flush() {
+        while !sending.isEmpty {
+            completeSends()
+            if !sending.isEmpty { sleep(seconds: 50e-6) }
+        }
     }
 
     private func receive(from origin: Int?, tag: Int32) -> (source: Int, message: [Double])? {
+        completeSends()
         var source: Int32 = 0
         var count: Int32 = 0
         guard gss_mpi_poll(Int32(origin ?? -1), tag, &source, &count) == 1 else { return nil }
@@ -111,6 +134,7 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
     }
 
     public func broadcast(_ message: [Double]?, from root: Int) -> [Double] {
+        completeSends()
         // The length first, so that every process can make room for the numbers.
         var header = [Double(message?.count ?? 0)]
         header.withUnsafeMutableBufferPointer { complete(gss_mpi_start_broadcast($0.baseAddress, 1, Int32(root))) }
@@ -124,6 +148,7 @@ public final class MPIRanks: RankTransport, @unchecked Sendable {  // used from 
     }
 
     public func lowestRank(flagged: Bool) -> Int? {
+        completeSends()
         let lowest = complete(gss_mpi_start_minimum(Int32(flagged ? rank : size)))
         return lowest < size ? lowest : nil
     }
