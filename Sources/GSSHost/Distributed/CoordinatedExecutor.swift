@@ -245,7 +245,7 @@ public final class CoordinatedExecutor: ChunkExecutor, @unchecked Sendable {  //
                 endSent = true
                 var end = [Double(RunMessage.end.rawValue), Double(op)]
                 if let failure = state.failure { end += [1] + describe(failure.error).exchanged } else { end.append(0) }
-                for rank in 1..<(others + 1) { transport!.send(end, to: rank) }
+                for rank in 1..<processCount { transport!.send(end, to: rank) }
             }
             if endSent && acknowledged == others { break }
             if !busy { local.waitForNews(seconds: transport == nil ? 0.05 : pollInterval) }

@@ -77,15 +77,14 @@ public final class RunJournal: @unchecked Sendable {  // appended to from one th
 
     /// One write(2) per record, so that a killed run leaves whole lines (at worst one torn last line).
     private func append(_ line: String) throws(SmoothingJournalError) {
-        var bytes = Array(line.utf8)
+        let bytes = Array(line.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
             if written < 0 && errno == EINTR { continue }
             guard written > 0 else { throw .cannotWrite(path, String(cString: strerror(errno))) }
             offset += written
         }
-        bytes.removeAll()
     }
 
     private func parse(_ line: ArraySlice<UInt8>) {
