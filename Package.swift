@@ -27,6 +27,8 @@ let fixturePlugins: [BundledPlugin] = [
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
     // The shortest-path plugin's previous solver (binary-heap Dijkstra), the reference its tests compare with.
     "ShortestPathReference",
+    // Costs wall time, not CPU: sleeps per row (the MPI checks and their measurements).
+    "Sleeper",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
@@ -72,12 +74,21 @@ let swiftTargets: [Target] = [
     ),
     // Linux calls Swift's Glibc module does not import (prctl, memfd_create, mallinfo2, dladdr1).
     .target(name: "CGSSSystem", linkerSettings: [.linkedLibrary("dl")]),
+    // Open MPI's C API (pkg-config ompi-c), and a shim of plain C functions over it (MPI's handles
+    // and constants are macros); both only with the MPI trait, so that the default build neither
+    // needs nor links libmpi.
+    .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+    .target(
+        name: "CGSSMPI",
+        dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+        cSettings: [.define("GSS_WITH_MPI", .when(traits: ["MPI"]))]),
     // Black boxes: the plugin loader and worker lanes, isolated workers, external programs,
-    // C functions via libffi.
+    // C functions via libffi; calls spread over MPI ranks (Distributed/, MPI with the trait).
     .target(
         name: "GSSHost",
         dependencies: [
             "GSSCore", "CGSSPlugin", "CGSSSystem", "CFFI",
+            .target(name: "CGSSMPI", condition: .when(traits: ["MPI"])),
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]
@@ -166,6 +177,11 @@ let package = Package(
         // installed as libgss.so.
         .library(name: "GSS", type: .dynamic, targets: ["GSSLibrary"]),
     ] + pluginProducts,
+    // `swift build -c release --traits MPI`: gss spreads black-box evaluations over MPI ranks
+    // (README, "Across machines with MPI"). Off by default.
+    traits: [
+        .trait(name: "MPI", description: "Spread black-box evaluations over MPI ranks (Open MPI: mpirun or srun)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),

@@ -56,7 +56,7 @@ enum OracleBuilder {
     static func sobolLOO(
         problem: StudyProblem, size: Int, distribution: Distribution, scale: Double, x: [Double],
         blackBox: some BlackBox, samples: Int, scrambles: Int, seed: UInt64, threads: Int,
-        progress: (@Sendable (Int) -> Void)? = nil
+        executor: any ChunkExecutor = LocalChunkExecutor(), progress: (@Sendable (Int) -> Void)? = nil
     ) throws -> OracleJacobian {
         let perScramble = samples / scrambles
         var estimates: [[Double]] = []
@@ -64,7 +64,7 @@ enum OracleBuilder {
             let configuration = SmoothingConfiguration(
                 distribution: distribution, scale: [scale], samples: perScramble, sampler: .sobol,
                 antithetic: false, covariate: .loo, seed: StudySeeds.oracle(base: seed, samples: samples, scramble: k))
-            estimates.append(try Smoother(configuration: configuration, threads: threads).estimate(blackBox, at: x).jacobian)
+            estimates.append(try Smoother(configuration: configuration, threads: threads, executor: executor).estimate(blackBox, at: x).jacobian)
             progress?(k + 1)
         }
         let count = Double(scrambles)

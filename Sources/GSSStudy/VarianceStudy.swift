@@ -116,16 +116,19 @@ public final class VarianceStudy: @unchecked Sendable {
     public let directory: URL
     private let makeBlackBox: @Sendable (StudyProblem, Int) throws -> any BlackBox
     private let progress: (@Sendable (StudyProgress) -> Void)?
+    /// Where estimates run: this process, or every MPI rank (each running the same study).
+    private let executor: any ChunkExecutor
 
     public init(
         settings: VarianceStudySettings, directory: URL,
         makeBlackBox: @escaping @Sendable (StudyProblem, Int) throws -> any BlackBox = { try $0.openBlackBox(size: $1) },
-        progress: (@Sendable (StudyProgress) -> Void)? = nil
+        progress: (@Sendable (StudyProgress) -> Void)? = nil, executor: any ChunkExecutor = LocalChunkExecutor()
     ) {
         self.settings = settings
         self.directory = directory
         self.makeBlackBox = makeBlackBox
         self.progress = progress
+        self.executor = executor
     }
 
     public var journalPath: String { directory.appendingPathComponent("journal.jsonl").path }
@@ -295,7 +298,7 @@ public final class VarianceStudy: @unchecked Sendable {
             oracle = try OracleBuilder.sobolLOO(
                 problem: settings.problem, size: group.size, distribution: group.distribution, scale: settings.scale,
                 x: group.x, blackBox: try makeBlackBox(settings.problem, group.size), samples: samples,
-                scrambles: scrambles, seed: settings.seed, threads: settings.threads,
+                scrambles: scrambles, seed: settings.seed, threads: settings.threads, executor: executor,
                 progress: { [self] done in report(counter, phase: phase + ", scramble \(done)/\(scrambles)") })
         }
         try save(oracle)
@@ -317,7 +320,11 @@ public final class VarianceStudy: @unchecked Sendable {
         let phase = group.label
         report(counter, phase: phase)
         let workerCount = min(settings.threads, configurations.count * repeats)
-        WorkerThreads.run(count: workerCount) { [self] _ in
+        // Across processes (MPI ranks), one estimate at a time, each on every process's threads,
+        // run from this thread (the one that talks to the other processes).
+        let executor = self.executor
+        let inTurn = executor.processCount > 1
+        let work: @Sendable () -> Void = { [self] in
             let blackBox: any BlackBox
             do {
                 blackBox = try makeBlackBox(settings.problem, group.size)
@@ -333,7 +340,8 @@ public final class VarianceStudy: @unchecked Sendable {
                         sampler: configuration.sampler, antithetic: configuration.antithetic,
                         covariate: configuration.covariate,
                         seed: StudySeeds.estimate(base: settings.seed, repeat: repetition))
-                    let estimate = try Smoother(configuration: smoothing, threads: 1).estimate(blackBox, at: group.x)
+                    let estimate = try Smoother(configuration: smoothing, threads: inTurn ? settings.threads : 1, executor: executor)
+                        .estimate(blackBox, at: group.x)
                     let error = frobeniusDistance(estimate.jacobian, oracle.jacobian)
                     if let errors = board.finish(index, repetition, error: error) {
                         let interval = MeanInterval(errors)
@@ -351,6 +359,11 @@ public final class VarianceStudy: @unchecked Sendable {
                     return
                 }
             }
+        }
+        if inTurn {
+            work()
+        } else {
+            WorkerThreads.run(count: workerCount) { _ in work() }
         }
         if let error = board.error { throw error }
     }

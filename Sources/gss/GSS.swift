@@ -21,21 +21,24 @@ struct GSS: ParsableCommand {
 
     /// Maps every error to one line on stderr and the exit codes of CLI.md (2 usage, 1 black box).
     static func main() {
+        Ranks.silenceOtherRanks(arguments: CommandLine.arguments)
         do {
             var command = try parseAsRoot()
             try command.run()
+            Ranks.finishSucceeded()
         } catch {
             exit(code: exitCode(forFailure: error), error: error)
         }
     }
 
-    private static func exitCode(forFailure error: any Error) -> Int32 {
+    static func exitCode(forFailure error: any Error) -> Int32 {
         switch error {
         case let error as PluginError: return error.isUsageError ? 2 : 1
         case let error as ExternalProgramError: return error.isUsageError ? 2 : 1
         case let error as ForeignFunctionError: return error.isUsageError ? 2 : 1
         case let error as SmoothingError: return error.code == .invalidConfiguration ? 2 : 1
         case let error as CommandError: return error.isUsageError ? 2 : 1
+        case let error as SmoothingJournalError: return error.isUsageError ? 2 : 1
         default:
             let code = exitCode(for: error)
             return code == .success ? 0 : 2  // argument-parser's own errors are all usage errors
@@ -46,13 +49,11 @@ struct GSS: ParsableCommand {
         if code == 0 { GSS.exit(withError: error) }  // --help, --version: print and succeed
         let text: String
         switch error {
-        case is PluginError, is SmoothingError, is CommandError, is ExternalProgramError, is ForeignFunctionError:
+        case is PluginError, is SmoothingError, is CommandError, is ExternalProgramError, is ForeignFunctionError, is SmoothingJournalError:
             text = "\(error)"
         default: text = message(for: error)
         }
-        let line = escapingControlCharacters(sentence(quotingArguments(in: text)))
-        FileHandle.standardError.write(Data(("error: " + line + "\n").utf8))
-        Foundation.exit(code)
+        Ranks.finishFailed(code: code, sentence: "error: " + escapingControlCharacters(sentence(quotingArguments(in: text))))
     }
 
     /// Messages gss does not write itself (argument-parser's, the hosts') echo arguments whole:

@@ -337,3 +337,95 @@ struct BatchStatistics: Sendable, Equatable {
         return (max(spread, 0) / (Double(batches - 1) * s)).squareRoot()
     }
 }
+
+extension CovarianceSums {
+    /// Every number of the sums (the total, the batch being filled, the sealed batches' statistics),
+    /// bit for bit: a partial that crosses processes or goes into a journal merges exactly as the
+    /// original would.
+    public func write(to writer: inout ExchangeWriter) {
+        writer.append(responseCount)
+        writer.append(featureCount)
+        writer.append(unitSize)
+        total.write(to: &writer)
+        pending.write(to: &writer)
+        batchStatistics.write(to: &writer)
+    }
+
+    /// The sums `write(to:)` wrote.
+    public init(reading reader: inout ExchangeReader) throws(SmoothingError) {
+        let m = try reader.count(atMost: 1 << 20)
+        let p = try reader.count(atMost: 1 << 30)
+        let unitSize = try reader.int()
+        guard unitSize == 1 || unitSize == 2 else { throw ExchangeReader.malformed("unit size \(unitSize)") }
+        self.init(responseCount: m, featureCount: p, unitSize: unitSize)
+        total = try RawCovarianceSums(reading: &reader)
+        pending = try RawCovarianceSums(reading: &reader)
+        batchStatistics = try BatchStatistics(reading: &reader)
+        guard total.responseCount == m, total.featureCount == p, total.unitSize == unitSize, pending.unitSize == unitSize else {
+            throw ExchangeReader.malformed("covariance sums of mixed shapes")
+        }
+    }
+}
+
+extension RawCovarianceSums {
+    func write(to writer: inout ExchangeWriter) {
+        writer.append(responseCount)
+        writer.append(featureCount)
+        writer.append(unitSize)
+        writer.append(samples)
+        for part in [sumR, sumPairs, sumPhi, sumRPhi, sumPairsPhi, unitPairs, unitPairsPhi] {
+            writer.append(contentsOf: part)
+        }
+    }
+
+    init(reading reader: inout ExchangeReader) throws(SmoothingError) {
+        let m = try reader.count(atMost: 1 << 20)
+        let p = try reader.count(atMost: 1 << 30)
+        let unitSize = try reader.int()
+        guard unitSize == 1 || unitSize == 2 else { throw ExchangeReader.malformed("unit size \(unitSize)") }
+        let samples = try reader.count()
+        let pairs = m * (m + 1) / 2
+        let (pairFeatures, overflow) = pairs.multipliedReportingOverflow(by: p)
+        guard !overflow else { throw ExchangeReader.malformed("covariance sums too large") }
+        let sumR = try reader.doubles(count: m)
+        let sumPairs = try reader.doubles(count: pairs)
+        let sumPhi = try reader.doubles(count: p)
+        let sumRPhi = try reader.doubles(count: m * p)
+        let sumPairsPhi = try reader.doubles(count: pairFeatures)
+        let unitPairs = try reader.doubles(count: unitSize == 2 ? pairs : 0)
+        let unitPairsPhi = try reader.doubles(count: unitSize == 2 ? pairFeatures : 0)
+        self.init(responseCount: m, featureCount: p, unitSize: unitSize)
+        self.samples = samples
+        (self.sumR, self.sumPairs, self.sumPhi, self.sumRPhi, self.sumPairsPhi) = (sumR, sumPairs, sumPhi, sumRPhi, sumPairsPhi)
+        (self.unitPairs, self.unitPairsPhi) = (unitPairs, unitPairsPhi)
+    }
+}
+
+extension BatchStatistics {
+    func write(to writer: inout ExchangeWriter) {
+        writer.append(pairCount)
+        writer.append(batches)
+        writer.append(contentsOf: [weight])
+        writer.append(counted: sumCovariance)
+        writer.append(counted: sumCovariance2)
+        writer.append(counted: sumGradient)
+        writer.append(counted: sumGradient2)
+    }
+
+    init(reading reader: inout ExchangeReader) throws(SmoothingError) {
+        let pairCount = try reader.count(atMost: 1 << 40)
+        let batches = try reader.count()
+        let weight = try reader.double()
+        let sumCovariance = try reader.countedDoubles()
+        let sumCovariance2 = try reader.countedDoubles()
+        let sumGradient = try reader.countedDoubles()
+        let sumGradient2 = try reader.countedDoubles()
+        guard sumCovariance.count == pairCount, sumCovariance2.count == pairCount, sumGradient2.count == sumGradient.count,
+            pairCount == 0 ? sumGradient.isEmpty : sumGradient.count % pairCount == 0
+        else { throw ExchangeReader.malformed("batch statistics of mixed shapes") }
+        self.init(pairCount: pairCount, featureCount: 0)
+        self.batches = batches
+        self.weight = weight
+        (self.sumCovariance, self.sumCovariance2, self.sumGradient, self.sumGradient2) = (sumCovariance, sumCovariance2, sumGradient, sumGradient2)
+    }
+}

@@ -627,3 +627,36 @@ public final class MomentWorkspace {
         activeIndices.deallocate()
     }
 }
+
+extension MomentSums {
+    /// Every number of the sums, shape first, bit for bit: a partial that crosses processes or
+    /// goes into a journal merges exactly as the original would.
+    public func write(to writer: inout ExchangeWriter) {
+        writer.append(responseCount)
+        writer.append(featureCount)
+        writer.append(unitSize)
+        writer.append(samples)
+        writer.append(contentsOf: first)
+        writer.append(contentsOf: second)
+        writer.append(contentsOf: sumPhi)
+        writer.append(contentsOf: sumUnitPhi2)
+    }
+
+    /// The sums `write(to:)` wrote.
+    public init(reading reader: inout ExchangeReader) throws(SmoothingError) {
+        let q = try reader.count(atMost: 1 << 30)
+        let p = try reader.count(atMost: 1 << 30)
+        let unitSize = try reader.int()
+        guard unitSize == 1 || unitSize == 2 else { throw ExchangeReader.malformed("unit size \(unitSize)") }
+        let samples = try reader.count()
+        // Sizes are checked against what is left before anything that large is allocated.
+        let first = try reader.doubles(count: q * (2 * p + 1))
+        let second = try reader.doubles(count: q * (p + 1))
+        self.init(responseCount: q, featureCount: p, unitSize: unitSize)
+        self.samples = samples
+        self.first = first
+        self.second = second
+        sumPhi = try reader.doubles(count: p)
+        sumUnitPhi2 = try reader.doubles(count: p)
+    }
+}

@@ -14,20 +14,26 @@ extension Smoother {
         let p = features.featureCount
         let workerCount = lanes.count
 
-        // Pass 1: the values, each chunk writing its own range.
+        // Pass 1: the values, each chunk writing its own range (on the coordinator, which then
+        // shares them: the other passes only regenerate noise, so every process runs them alike).
         let values = ValueBuffer(count: s)
         let reportProgress = progress
-        try OrderedParallelReduction.run(
-            chunks: plan.chunkCount, workers: workerCount, window: 4 * workerCount,
-            compute: { worker, chunk -> Bool in
-                try lanes[worker].evaluateScalars(chunk: chunk, plan: plan, into: values.pointer)
-                return true
-            },
-            merge: { chunk, _ in reportProgress?(plan.range(chunk: chunk).upperBound, s) })
-        // Shift by the first sample, as the mean estimator does, to keep sums well conditioned.
-        let shift = values.pointer[0]
-        let shifted = (0..<s).map { values.pointer[$0] - shift }
+        try executor.run(
+            calls: plan.chunkCount, layout: 1, workers: workerCount, window: 4 * workerCount, codec: .doubles,
+            compute: { worker, chunk in try lanes[worker].evaluateScalars(chunk: chunk, plan: plan) },
+            merge: { chunk, chunkValues in
+                let start = plan.range(chunk: chunk).lowerBound
+                for (offset, value) in chunkValues.enumerated() { values.pointer[start + offset] = value }
+                reportProgress?(plan.range(chunk: chunk).upperBound, s)
+            })
+        let allValues = try executor.fromCoordinator(.doubles, recorded: false) {
+            Array(UnsafeBufferPointer(start: values.pointer, count: s))
+        }
         values.release()
+        guard allValues.count == s else { throw ExchangeReader.malformed("\(allValues.count) values for \(s) samples") }
+        // Shift by the first sample, as the mean estimator does, to keep sums well conditioned.
+        let shift = allValues[0]
+        let shifted = allValues.map { $0 - shift }
 
         let median = try KSampleMedian(values: shifted, k: k)
         let baseline: KSampleMedian.Baseline

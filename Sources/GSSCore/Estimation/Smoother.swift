@@ -72,19 +72,24 @@ public struct Smoother: Sendable {
     public var configuration: SmoothingConfiguration
     /// Worker threads evaluating chunks (each with its own evaluator from the black box).
     public var threads: Int
-    /// Called after every merged chunk with (samples done, samples total), in order, from a worker.
+    /// Called after every merged chunk with (samples done, samples total), in order, from a worker
+    /// (on the coordinator only, when the executor spans several processes).
     public var progress: (@Sendable (Int, Int) -> Void)?
+    /// Where the black box's calls run: this process's threads (the default), or several processes.
+    /// Never changes the results.
+    public var executor: any ChunkExecutor
     /// The workers' scratch memory, kept between estimates (freed with the last copy of the smoother).
     private let lanePool = LaneBufferPool()
 
     /// A smoother; `threads` is clamped to at least 1 and never changes the results.
     public init(
         configuration: SmoothingConfiguration, threads: Int = 1,
-        progress: (@Sendable (Int, Int) -> Void)? = nil
+        progress: (@Sendable (Int, Int) -> Void)? = nil, executor: any ChunkExecutor = LocalChunkExecutor()
     ) {
         self.configuration = configuration
         self.threads = max(1, threads)
         self.progress = progress
+        self.executor = executor
     }
 
     /// Estimates at x what the configuration asks for.
@@ -108,8 +113,13 @@ public struct Smoother: Sendable {
             count: configuration.samples, dimension: n, seed: configuration.seed)
         let plan = ChunkPlan(samples: configuration.samples, inputCount: n, outputCount: m)
         let workerCount = max(1, min(threads, plan.chunkCount, given?.count ?? .max))
-        let group = plan.chunksPerCall(preferredRows: blackBox.preferredBatchRows, workers: workerCount, width: n + m)
-        let evaluators = try given.map { Array($0.prefix(workerCount)) } ?? blackBox.makeEvaluators(count: workerCount)
+        let executor = self.executor
+        // Every process must cut calls alike: the coordinator's choice, for the workers of all processes.
+        let group = try executor.fromCoordinator(.integer, recorded: false) {
+            plan.chunksPerCall(preferredRows: blackBox.preferredBatchRows, workers: workerCount * executor.processCount, width: n + m)
+        }
+        let evaluators = try given.map { Array($0.prefix(workerCount)) }
+            ?? executor.onEveryProcess { try blackBox.makeEvaluators(count: workerCount) }
         precondition(evaluators.count == workerCount, "\(blackBox.displayName) made the wrong number of evaluators")
         let rowsPerCall = plan.rowsPerChunk * group
         let sizes = LaneBuffers.Sizes(
@@ -121,7 +131,9 @@ public struct Smoother: Sendable {
                 distribution: configuration.distribution, buffers: lanePool.take(sizes))
         }
         defer { lanePool.give(lanes.map(\.buffers)) }
-        let fx: [Double]? = configuration.covariate == .fx ? try lanes[0].evaluateUnperturbed() : nil
+        let fx: [Double]? =
+            configuration.covariate == .fx
+            ? try executor.fromCoordinator(.doubles, recorded: true) { try lanes[0].evaluateUnperturbed() } : nil
         if let k = configuration.medianSampleCount {
             return try estimateMedian(k: k, lanes: lanes, plan: plan, fx: fx?[0])
         }
@@ -130,7 +142,7 @@ public struct Smoother: Sendable {
         // Sample 0 runs first, alone: its output becomes the shift that keeps the sums of squares
         // well conditioned when outputs are large (it cancels exactly in the estimate). Then every
         // chunk runs in parallel, chunk 0 reusing that output instead of evaluating it again.
-        let shift = try lanes[0].firstOutput()
+        let shift = try executor.fromCoordinator(.doubles, recorded: true) { try lanes[0].firstOutput() }
         let total = SumsBox()
         let reportProgress = progress
         // Finished calls wait for their turn to merge; bound the memory they hold (~512 MiB).
@@ -139,8 +151,8 @@ public struct Smoother: Sendable {
         // Each call of the black box covers `group` consecutive chunks; their sums still merge
         // chunk by chunk, in order, so the bits do not depend on the grouping.
         let calls = (plan.chunkCount + group - 1) / group
-        try OrderedParallelReduction.run(
-            chunks: calls, workers: workerCount, window: window,
+        try executor.run(
+            calls: calls, layout: group, workers: workerCount, window: window, codec: ChunkSums.callCodec,
             compute: { worker, call in
                 let chunks = call * group..<min(plan.chunkCount, (call + 1) * group)
                 return try lanes[worker].sums(chunks: chunks, plan: plan, shift: shift, covariance: withCovariance)
@@ -151,6 +163,10 @@ public struct Smoother: Sendable {
                     reportProgress?(plan.range(chunk: call * group + offset).upperBound, plan.samples)
                 }
             })
+        // Every process finishes from the coordinator's merged sums, so all return the same estimate.
+        let merged = try executor.fromCoordinator(ChunkSums.codec, recorded: false) {
+            ChunkSums(moments: total.moments!, covariance: total.covariance)
+        }
 
         let baseline: MomentSums.Baseline
         switch configuration.covariate {
@@ -158,7 +174,7 @@ public struct Smoother: Sendable {
         case .fx: baseline = .constant(zip(fx!, shift).map { $0 - $1 })
         case .loo: baseline = .leaveOneOut
         }
-        let moments = total.moments!.estimate(baseline: baseline)
+        let moments = merged.moments.estimate(baseline: baseline)
         var gradient = moments.gradient
         var gradientStderr = moments.gradientStderr
         features.applyDivisors(&gradient, rows: m)
@@ -170,7 +186,7 @@ public struct Smoother: Sendable {
             value: zip(moments.mean, shift).map { $0 + $1 }, valueStderr: moments.meanStderr,
             jacobian: jacobian, jacobianStderr: jacobianStderr)
         result.attachScaleGradient(scaleGradient, stderr: scaleGradientStderr, isMatrix: configuration.scaleMatrix != nil)
-        if let covarianceSums = total.covariance {
+        if let covarianceSums = merged.covariance {
             let covariance = covarianceSums.estimate()
             var derivative = covariance.gradient
             var derivativeStderr = covariance.gradientStderr
@@ -277,6 +293,53 @@ struct ChunkPlan: Sendable {
 struct ChunkSums: Sendable {
     var moments: MomentSums
     var covariance: CovarianceSums?
+
+    /// One chunk's sums (or merged ones) as exact numbers.
+    static let codec = ExchangeCodec<ChunkSums>(
+        encode: { sums in
+            var writer = ExchangeWriter()
+            sums.write(to: &writer)
+            return writer.values
+        },
+        decode: { values in
+            var reader = ExchangeReader(values)
+            let sums = try ChunkSums(reading: &reader)
+            try reader.finish()
+            return sums
+        })
+
+    /// One call's chunks, in order, as exact numbers.
+    static let callCodec = ExchangeCodec<[ChunkSums]>(
+        encode: { chunks in
+            var writer = ExchangeWriter()
+            writer.append(chunks.count)
+            for sums in chunks { sums.write(to: &writer) }
+            return writer.values
+        },
+        decode: { values in
+            var reader = ExchangeReader(values)
+            let count = try reader.count(atMost: values.count)
+            var chunks: [ChunkSums] = []
+            for _ in 0..<count { chunks.append(try ChunkSums(reading: &reader)) }
+            try reader.finish()
+            return chunks
+        })
+
+    func write(to writer: inout ExchangeWriter) {
+        moments.write(to: &writer)
+        writer.append(covariance != nil)
+        covariance?.write(to: &writer)
+    }
+
+    init(moments: MomentSums, covariance: CovarianceSums?) {
+        self.moments = moments
+        self.covariance = covariance
+    }
+
+    init(reading reader: inout ExchangeReader) throws(SmoothingError) {
+        moments = try MomentSums(reading: &reader)
+        covariance = try reader.bool() ? CovarianceSums(reading: &reader) : nil
+    }
 }
 
 /// Mutable total owned by the merge callback, which the reduction calls under its lock.
@@ -508,12 +571,12 @@ final class ChunkLane: @unchecked Sendable {
         return ChunkSums(moments: sums, covariance: nil)
     }
 
-    /// Evaluates one chunk of a scalar black box into values[range] (the median's first pass).
-    func evaluateScalars(chunk: Int, plan: ChunkPlan, into values: UnsafeMutablePointer<Double>) throws {
+    /// Evaluates one chunk of a scalar black box: its values, in sample order (the median's first pass).
+    func evaluateScalars(chunk: Int, plan: ChunkPlan) throws -> [Double] {
         precondition(m == 1, "only scalar black boxes are median-smoothed")
         let range = plan.range(chunk: chunk)
         try evaluate(range: range)
-        for r in 0..<range.count { values[range.lowerBound + r] = outputs[r] }
+        return Array(outputs[0..<range.count])
     }
 
     /// Regenerates the features of the given samples (by index, in the given order) and calls

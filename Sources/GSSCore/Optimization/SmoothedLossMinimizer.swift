@@ -114,10 +114,13 @@ public struct SmoothedLossMinimizer: Sendable {
     public var configuration: LossMinimizationConfiguration
     /// Worker threads of every estimate (never changes the results).
     public var threads: Int
+    /// Where every estimate's calls run (never changes the results); single evaluations run on its coordinator.
+    public var executor: any ChunkExecutor
 
-    public init(configuration: LossMinimizationConfiguration, threads: Int = 1) {
+    public init(configuration: LossMinimizationConfiguration, threads: Int = 1, executor: any ChunkExecutor = LocalChunkExecutor()) {
         self.configuration = configuration
         self.threads = max(1, threads)
+        self.executor = executor
     }
 
     /// Runs the descent from x₀. `onStep` is called after every step's estimate (before the update),
@@ -156,12 +159,12 @@ public struct SmoothedLossMinimizer: Sendable {
         // The sampler's own rules (s ≥ 2, s = k^n, powers of two) too, before anything is evaluated.
         _ = try PointSet(strategy: smoothing.sampler, antithetic: smoothing.antithetic, count: smoothing.samples, dimension: n, seed: smoothing.seed)
 
-        let initialOutput = try blackBox.output(at: x0, label: "the start x0")
+        let initialOutput = try executor.fromCoordinator(.doubles, recorded: true) { try blackBox.output(at: x0, label: "the start x0") }
         var x = x0
         var history: [MinimizationStep] = []
         history.reserveCapacity(settings.steps)
         // One smoother for every step, so that its workers' buffers are reused step after step.
-        var smoother = Smoother(configuration: smoothing, threads: threads)
+        var smoother = Smoother(configuration: smoothing, threads: threads, executor: executor)
         for t in 0..<settings.steps {
             smoothing.scale = scales.scale(atStep: t)
             smoothing.seed = LossMinimizationConfiguration.stepSeed(base: settings.smoothing.seed, step: t)
@@ -180,7 +183,7 @@ public struct SmoothedLossMinimizer: Sendable {
             adam.step(&x, gradient: estimate.gradient, learningRate: record.learningRate)
             if let box = settings.feasibleBox { x = box.project(x) }
         }
-        let finalOutput = try blackBox.output(at: x, label: "the result x")
+        let finalOutput = try executor.fromCoordinator(.doubles, recorded: true) { try blackBox.output(at: x, label: "the result x") }
         return MinimizationResult(
             x: x, history: history, initialOutput: initialOutput, initialLoss: loss.value(initialOutput),
             finalOutput: finalOutput, finalLoss: loss.value(finalOutput))

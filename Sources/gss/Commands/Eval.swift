@@ -21,7 +21,8 @@ struct Eval: ParsableCommand {
         guard x.count == blackBox.inputCount else {
             throw CommandError.usage("--x needs \(blackBox.inputCount) numbers for this black box, got \(x.count)")
         }
-        let value = try evaluateOnce(blackBox, at: x)
+        // On rank 0 alone (the others only wait for its outcome).
+        let value = try Ranks.executor(journal: nil).fromCoordinator(.doubles, recorded: false) { try evaluateOnce(blackBox, at: x) }
         switch format {
         case .json: print(JSONValue.object([("value", .numbers(value))]).text)
         case .text: print(value.map { "\($0)" }.joined(separator: " "))

@@ -47,8 +47,14 @@ struct Grad: ParsableCommand {
             configuration, at: x, inputCount: n, outputCount: m,
             describedAs: "the estimate for \(opened.blackBox.displayName) (n = \(groupedDigits(n)) inputs, m = \(groupedDigits(m)) outputs)",
             advice: "use fewer inputs or outputs, or fewer --threads")
-        let smoother = Smoother(configuration: configuration, threads: smoothing.workerCount)
+        let executor = try smoothing.executor()
+        var smoother = Smoother(configuration: configuration, threads: smoothing.workerCount, executor: executor)
+        if executor.processCount > 1 && executor.isCoordinator {
+            let progress = SampleProgress(label: "gss grad")
+            smoother.progress = { progress.update(done: $0, total: $1) }
+        }
         let estimate = try smoother.estimate(opened.blackBox, at: x)
+        Ranks.reportJournal()
         switch format {
         case .json: print(Self.json(estimate).text)
         case .text: Self.printText(estimate, x: x, configuration: configuration, scale: smoothing.scaleDescription)

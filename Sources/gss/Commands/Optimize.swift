@@ -129,22 +129,24 @@ struct Optimize: ParsableCommand {
                 advice: "use fewer --steps, inputs or outputs")
         }
 
+        let executor = try smoothing.executor()
         let target: [Double]
         if let targetPoint {
-            target = try blackBox.output(at: targetPoint.values, label: "--target-x")
+            target = try executor.fromCoordinator(.doubles, recorded: true) { try blackBox.output(at: targetPoint.values, label: "--target-x") }
         } else {
             target = targetOutput!.values
             guard target.count == m else {
                 throw CommandError.usage("--target needs \(m) numbers (one per output of the black box), got \(target.count)")
             }
         }
-        let progress = quiet ? nil : ProgressReporter(total: steps)
-        let result = try SmoothedLossMinimizer(configuration: configuration, threads: smoothing.workerCount)
+        let progress = quiet || !executor.isCoordinator ? nil : ProgressReporter(total: steps)
+        let result = try SmoothedLossMinimizer(configuration: configuration, threads: smoothing.workerCount, executor: executor)
             .minimize(blackBox, loss: .meanSquaredError(target: target), from: x0) { progress?.update(step: $0.step, loss: $0.loss) }
         progress?.finish()
+        Ranks.reportJournal()
 
         let json = Self.json(result, configuration: configuration, n: n, m: m)
-        if let out {
+        if let out, executor.isCoordinator {
             try PictureFolder.write(
                 Self.pictures(result, target: target, shape: opened.outputShape) + [("result.json", Array((json.text + "\n").utf8))], to: out)
         }

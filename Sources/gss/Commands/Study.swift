@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSHost
 import GSSStudy
 
 struct Study: ParsableCommand {
@@ -107,14 +108,13 @@ struct StudyVariance: ParsableCommand {
 
     func run() throws {
         let settings = settings()
-        let directory = URL(fileURLWithPath: out)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw CommandError.usage("cannot create the output directory \(quotedInput(out)) (\(error.localizedDescription))")
-        }
+        let executor = try Ranks.executor(journal: nil)
+        let directory = try Self.studyDirectory(out, executor: executor)
+        defer { if !executor.isCoordinator { try? FileManager.default.removeItem(at: directory) } }
         let display = ProgressDisplay()
-        let study = VarianceStudy(settings: settings, directory: directory, progress: { display.update($0) })
+        var progress: (@Sendable (StudyProgress) -> Void)?
+        if executor.isCoordinator { progress = { display.update($0) } }
+        let study = VarianceStudy(settings: settings, directory: directory, progress: progress, executor: executor)
         let started = Date()
         let report: VarianceStudyReport
         do {
@@ -125,11 +125,62 @@ struct StudyVariance: ParsableCommand {
             throw error.isUsageError ? CommandError.usage(error.description) : CommandError.failure(error.description)
         }
         display.finish()
-        for enlargement in report.enlargements {
+        for enlargement in report.enlargements where executor.isCoordinator {
             FileHandle.standardError.write(Data("note: \(enlargement)\n".utf8))
         }
         Self.printSummary(report, settings: settings, directory: directory, seconds: Date().timeIntervalSince(started))
     }
+
+    /// The study's directory, created on rank 0. Under MPI every rank runs the same study, deciding
+    /// alike what to compute: the other ranks work in a private copy of what rank 0's directory
+    /// holds (its journal and oracles), and only rank 0 writes to `out`.
+    static func studyDirectory(_ out: String, executor: any ChunkExecutor) throws -> URL {
+        let directory = URL(fileURLWithPath: out)
+        let kept = ["journal.jsonl"]
+        let files = try executor.fromCoordinator(studyFilesCodec, recorded: false) { () throws -> [(String, [UInt8])] in
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw CommandError.usage("cannot create the output directory \(quotedInput(out)) (\(error.localizedDescription))")
+            }
+            guard executor.processCount > 1 else { return [] }
+            let oracles = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("oracles").path)) ?? []
+            return (kept + oracles.sorted().map { "oracles/" + $0 }).compactMap { name in
+                FileManager.default.contents(atPath: directory.appendingPathComponent(name).path).map { (name, Array($0)) }
+            }
+        }
+        guard !executor.isCoordinator else { return directory }
+        let copy = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gss-study-rank\(MPILaunch.environmentRank ?? 0)-\(getpid())")
+        try? FileManager.default.removeItem(at: copy)
+        try FileManager.default.createDirectory(at: copy.appendingPathComponent("oracles"), withIntermediateDirectories: true)
+        for (name, bytes) in files {
+            try Data(bytes).write(to: copy.appendingPathComponent(name))
+        }
+        return copy
+    }
+
+    /// Files as (name, bytes) numbers.
+    static let studyFilesCodec = ExchangeCodec<[(String, [UInt8])]>(
+        encode: { files in
+            var writer = ExchangeWriter()
+            writer.append(files.count)
+            for (name, bytes) in files {
+                writer.append(name)
+                writer.append(counted: bytes.map { Double($0) })
+            }
+            return writer.values
+        },
+        decode: { values in
+            var reader = ExchangeReader(values)
+            var files: [(String, [UInt8])] = []
+            for _ in 0..<(try reader.count(atMost: values.count)) {
+                let name = try reader.string()
+                files.append((name, try reader.countedDoubles().map { UInt8(clamping: Int($0)) }))
+            }
+            try reader.finish()
+            return files
+        })
 
     static func printSummary(_ report: VarianceStudyReport, settings: VarianceStudySettings, directory: URL, seconds: Double) {
         let skipped = report.rows.filter { $0.result == nil }.count

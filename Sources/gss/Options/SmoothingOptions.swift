@@ -43,6 +43,11 @@ struct SmoothingOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Worker threads. Default: all cores.", transform: NumberArgument.wholeNumber)
     var threads: Int?
 
+    @Option(help: ArgumentHelp(
+        "Keep every finished part of the run in FILE; rerun with the same arguments to resume an interrupted run (same output).",
+        valueName: "FILE"))
+    var journal: String?
+
     func validate() throws {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2, got \(samples)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
@@ -50,12 +55,17 @@ struct SmoothingOptions: ParsableArguments {
 
     var workerCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
+    /// Where the estimates run: this process, or every MPI rank (rank 0 keeping the journal).
+    func executor() throws -> any ChunkExecutor { try Ranks.executor(journal: journal) }
+
     /// The configuration for a black box with n inputs (the scale matrix is read and checked
     /// here), with a fresh random seed when none was given.
     func configuration(inputCount n: Int) throws -> SmoothingConfiguration {
         var configuration = SmoothingConfiguration(
             distribution: distribution, scale: scale?.values ?? [1], samples: samples, sampler: sampler,
-            antithetic: antithetic, covariate: covariate, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+            antithetic: antithetic, covariate: covariate,
+            // Drawn once, on rank 0, for every rank (and kept in the journal, so that a rerun resumes).
+            seed: try seed ?? executor().fromCoordinator(.unsigned, recorded: true) { UInt64.random(in: 0...UInt64(UInt32.max)) })
         if let scaleMatrix {
             guard scale == nil else {
                 throw CommandError.usage(
