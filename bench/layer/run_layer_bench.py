@@ -255,7 +255,14 @@ def overhead_worker(rounds, calls):
             layer(xt).sum().backward()
         return call
 
+    plain = torch.tensor([[0.3, -0.2]], requires_grad=True)
+
+    def torch_floor(i):  # autograd alone: a one-op graph's forward and backward
+        plain.grad = None
+        (plain * 2.0).sum().backward()
+
     variants = {
+        "torch alone: (x * 2).sum().backward(), the autograd floor": torch_floor,
         "gss.smooth (all cores)": lambda i: gss.smooth(box, x, samples=2, seed=i),
         "gss.smooth (1 thread)": lambda i: gss.smooth(box, x, samples=2, seed=i, threads=1),
         "bare ctypes gss_estimate (all cores)": raw_ctypes(0),
