@@ -57,7 +57,12 @@ public struct MomentSums: Sendable, Equatable {
     }
 
     private func block(of matrix: [Double], width: Int, from offset: Int) -> [Double] {
-        (0..<(responseCount * featureCount)).map { matrix[($0 / featureCount) * width + offset + $0 % featureCount] }
+        var block: [Double] = []
+        block.reserveCapacity(responseCount * featureCount)
+        for row in 0..<responseCount {
+            block += matrix[(row * width + offset)..<(row * width + offset + featureCount)]
+        }
+        return block
     }
 
     /// Adds `rows` samples: responses rows × q and features rows × p, both row-major.
