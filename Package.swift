@@ -25,6 +25,8 @@ let fixturePlugins: [BundledPlugin] = [
     // One fault each for `gss conform` and `--isolate` to catch.
     "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
+    // A plugin built for ABI 1.0 (no typical_scale within its struct_size).
+    "MinorZero",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
