@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSHost
 
 extension Distribution: ExpressibleByArgument {}
 extension SamplingStrategy: ExpressibleByArgument {}
@@ -16,7 +17,7 @@ struct SmoothingOptions: ParsableArguments {
     @Option(name: .customLong("dist"), help: "The smoothing distribution.")
     var distribution: Distribution = .logistic
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal). Default: 1.", valueName: "γ"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal). Default: the plugin's typical scale per input ('gss info'), else 1.", valueName: "γ"),
             transform: NumberList.init(parsing:))
     var scale: NumberList?
 
@@ -50,11 +51,12 @@ struct SmoothingOptions: ParsableArguments {
 
     var workerCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    /// The configuration for a black box with n inputs (the scale matrix is read and checked
-    /// here), with a fresh random seed when none was given.
-    func configuration(inputCount n: Int) throws -> SmoothingConfiguration {
+    /// The configuration for `box` (the scale matrix is read and checked here), with a fresh
+    /// random seed when none was given; γ is --scale, else the typical scale, else 1.
+    func configuration(for box: OpenedBlackBox) throws -> SmoothingConfiguration {
+        let n = box.blackBox.inputCount
         var configuration = SmoothingConfiguration(
-            distribution: distribution, scale: scale?.values ?? [1], samples: samples, sampler: sampler,
+            distribution: distribution, scale: scale?.values ?? implicitScale(of: box), samples: samples, sampler: sampler,
             antithetic: antithetic, covariate: covariate, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
         if let scaleMatrix {
             guard scale == nil else {
@@ -104,9 +106,21 @@ struct SmoothingOptions: ParsableArguments {
         return try ScaleMatrix(dimension: n, entries: values)
     }
 
+    /// γ when neither --scale nor --scale-matrix is given.
+    func implicitScale(of box: OpenedBlackBox) -> [Double] {
+        scaleMatrix == nil ? box.typicalScale ?? [1] : [1]
+    }
+
+    /// Says on stderr (one line) that γ is the plugin's typical scale, when it is.
+    func announceTypicalScale(of box: OpenedBlackBox, option: String = "--scale") {
+        guard scale == nil, scaleMatrix == nil, let typical = box.typicalScale else { return }
+        StandardError.write(
+            "gss: no \(option) given, so γ = \(formatRow(typical)), the typical scale per input of \(box.blackBox.displayName)\n")
+    }
+
     /// The scale for messages: "γ = …" or "L from FILE".
-    var scaleDescription: String {
+    func scaleDescription(_ configuration: SmoothingConfiguration) -> String {
         if let scaleMatrix { return "L = \(scaleMatrix.dropFirst())" }
-        return "γ = " + (scale?.values ?? [1]).map { "\($0)" }.joined(separator: ",")
+        return "γ = " + configuration.scale.map { "\($0)" }.joined(separator: ",")
     }
 }
