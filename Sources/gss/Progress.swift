@@ -1,5 +1,6 @@
 import Glibc
 import GSSHost
+import Synchronization
 
 /// Progress on stderr for a long run: redrawn in place on a terminal (at most ten times a
 /// second), else one line at every 5% of the work. Nothing is shown before `silentFor` seconds,
@@ -52,5 +53,64 @@ final class ProgressReporter: @unchecked Sendable {  // updates come one at a ti
     private static func seconds(_ duration: Duration) -> String {
         let tenths = duration.components.seconds * 10 + duration.components.attoseconds / 100_000_000_000_000_000
         return "\(tenths / 10).\(tenths % 10)"
+    }
+}
+
+/// Progress for work of unknown length (one evaluation): after `silentFor`, a line with the time
+/// elapsed, redrawn every tenth of a second on a terminal, else written every ten seconds.
+final class ElapsedTicker: Sendable {
+    private struct State {
+        var stopped = false
+        var shown = false
+    }
+
+    private let state = Mutex(State())
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+
+    /// Starts the ticker's thread; `text` says what is being waited for.
+    init(_ text: String, silentFor: Duration = .seconds(1)) {
+        let started = ContinuousClock.now
+        let work = Work { [self] in
+            var lastLine = started
+            while true {
+                usleep(100_000)
+                let now = ContinuousClock.now
+                let stop = self.state.withLock { state -> Bool in
+                    // Drawn under the lock, so that nothing is drawn once finish() has returned.
+                    guard !state.stopped else { return true }
+                    guard now - started >= silentFor else { return false }
+                    let line = "\(text)  elapsed \((now - started).components.seconds) s"
+                    if self.isTerminal {
+                        StandardError.write("\r\u{1B}[K" + line)
+                        state.shown = true
+                    } else if !state.shown || now - lastLine >= .seconds(10) {
+                        StandardError.write(line + "\n")
+                        lastLine = now
+                        state.shown = true
+                    }
+                    return false
+                }
+                if stop { return }
+            }
+        }
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { pointer in
+            Unmanaged<Work>.fromOpaque(pointer!).takeRetainedValue().body()
+            return nil
+        }, Unmanaged.passRetained(work).toOpaque())
+        if created == 0 { pthread_detach(thread) }
+    }
+
+    /// Stops the ticker and ends its line on a terminal; returns at once.
+    func finish() {
+        state.withLock { state in
+            if isTerminal && state.shown && !state.stopped { StandardError.write("\n") }
+            state.stopped = true
+        }
+    }
+
+    private final class Work: Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 }

@@ -87,4 +87,14 @@ struct GradOutputTests {
         #expect(try runGSS(slow + ["--quiet"]).stderr.isEmpty)
         #expect(try runGSS(Self.renderer + ["--scale", "1"]).stderr.isEmpty, "a quick run shows no progress")
     }
+
+    @Test("eval says what it waits for once an evaluation takes more than a second; not with --quiet")
+    func evalProgress() throws {
+        let slow = ["eval", "--exec", "sleep 1.5; echo 1", "--n", "1", "--m", "1", "--x", "0"]
+        let run = try runGSS(slow)
+        #expect(run.status == 0 && run.stdout.contains("[1.0]"), "\(run.stderr)")
+        #expect(run.stderr.hasPrefix("eval: waiting for program") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        #expect(try runGSS(slow + ["--quiet"]).stderr.isEmpty)
+        #expect(try runGSS(["eval", "sorter"]).stderr.isEmpty, "a quick evaluation shows nothing")
+    }
 }

@@ -14,6 +14,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Output format.")
     var format: OutputFormat = .json
 
+    @Flag(help: "No progress on stderr (shown while an evaluation takes more than a second).")
+    var quiet = false
+
     func run() throws {
         let opened = try box.open()
         let blackBox = opened.blackBox
@@ -21,7 +24,12 @@ struct Eval: ParsableCommand {
         guard x.count == blackBox.inputCount else {
             throw CommandError.usage("--x needs \(blackBox.inputCount) numbers for this black box, got \(x.count)")
         }
-        let value = try evaluateOnce(blackBox, at: x)
+        let ticker = quiet ? nil : ElapsedTicker("eval: waiting for \(blackBox.displayName) at x = \(formatRow(x))")
+        let value: [Double]
+        do {
+            defer { ticker?.finish() }
+            value = try evaluateOnce(blackBox, at: x)
+        }
         switch format {
         case .json: print(JSONValue.object([("value", .numbers(value))]).text)
         case .text: print(value.map { "\($0)" }.joined(separator: " "))
