@@ -44,7 +44,10 @@ func pluginTarget(_ plugin: BundledPlugin, under root: String) -> Target {
             .headerSearchPath(".."),
             .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra"]),
         ],
-        linkerSettings: plugin.linkedLibraries.map { .linkedLibrary($0) }
+        // swiftc links every product with the Swift runtime (libswiftCore.so and swiftrt.o); a C
+        // plugin uses none of it and must load where no Swift is installed: from the static
+        // runtime the linker takes nothing, and without swiftrt.o nothing registers with it.
+        linkerSettings: plugin.linkedLibraries.map { .linkedLibrary($0) } + [.unsafeFlags(["-static-stdlib", "-nostartfiles"])]
     )
 }
 
@@ -101,13 +104,15 @@ let swiftTargets: [Target] = [
     .target(name: "GSSPlots", dependencies: ["CZlib"]),
     // Studies over estimator settings (orchestration, journals, result files; not in Core).
     .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
-    // The `gss` command.
+    // The `gss` command. Linked as a position-dependent executable: the loader then has no
+    // relative relocations to apply to its Swift metadata (0.8 ms of every start, BENCHMARKS.md).
     .executableTarget(
         name: "gss",
         dependencies: [
             "GSSCore", "GSSHost", "CGSSPlugin", "GSSStudy", "GSSPlots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]
+        ],
+        linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
     ),
     // A stand-in for the external TEM-simulator program: parses its input file, writes an MRC image.
     .executableTarget(
