@@ -2,7 +2,7 @@ import ArgumentParser
 import GSSCore
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate the black box once: f(x), unsmoothed.")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate the black box once: f(x), unsmoothed.")
 
     @OptionGroup var box: BlackBoxOptions
 

@@ -11,6 +11,7 @@ enum DerivativeTarget: String, ExpressibleByArgument, CaseIterable {
 
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "grad",
         abstract: "Estimate the smoothed value f_ε(x) = E[f(x + γε)] and its Jacobian, with standard errors.",
         discussion: """
             Extras: --wrt scale adds the derivative in γ (or in L with --scale-matrix); --covariance \

@@ -3,6 +3,7 @@ import GSSHost
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Describe a black box: what it computes, its sizes, flags, options and output shape.")
 
     @OptionGroup var box: BlackBoxOptions

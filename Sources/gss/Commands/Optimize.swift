@@ -7,6 +7,7 @@ extension SmoothingTarget: ExpressibleByArgument {}
 
 struct Optimize: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "optimize",
         abstract: "Minimise the mean squared error between f(x) and a target by Adam on smoothed gradients.",
         discussion: """
             The target is f(X*) for --target-x X*, or m numbers from --target (e.g. @image.npy). Every step \
