@@ -10,6 +10,8 @@ final class ProgressReporter: @unchecked Sendable {  // updates come one at a ti
     let unit: String
     let total: Int
     let silentFor: Duration
+    /// A line written with the first update, however early.
+    private var preamble: String?
     let isTerminal = isatty(STDERR_FILENO) == 1
     let started = ContinuousClock.now
     private var lastDraw: ContinuousClock.Instant?
@@ -17,11 +19,12 @@ final class ProgressReporter: @unchecked Sendable {  // updates come one at a ti
     private var hasShown = false
 
     /// `command` and `unit` make the line: "optimize: step 3/100 (3%)…", "grad: samples 512/1024 (50%)…".
-    init(command: String, unit: String, total: Int, silentFor: Duration = .zero) {
+    init(command: String, unit: String, total: Int, silentFor: Duration = .zero, preamble: String? = nil) {
         self.command = command
         self.unit = unit
         self.total = max(1, total)
         self.silentFor = silentFor
+        self.preamble = preamble
     }
 
     /// `done` of the total units are finished; `detail` follows the percentage (e.g. a loss).
@@ -30,6 +33,10 @@ final class ProgressReporter: @unchecked Sendable {  // updates come one at a ti
         let elapsed = now - started
         let previous = lastDone
         lastDone = done
+        if let preamble {
+            StandardError.write(preamble + "\n")
+            self.preamble = nil
+        }
         guard elapsed >= silentFor else { return }
         let percent = String(100 * done / total).leftPadded(3)
         let text = "\(command): \(unit) \(done)/\(total) (\(percent)%)\(detail)  elapsed \(Self.seconds(elapsed)) s"

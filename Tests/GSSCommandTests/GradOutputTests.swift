@@ -88,13 +88,15 @@ struct GradOutputTests {
         #expect(try runGSS(Self.renderer + ["--scale", "1"]).stderr.isEmpty, "a quick run shows no progress")
     }
 
-    @Test("eval says what it waits for once an evaluation takes more than a second; not with --quiet")
+    @Test("eval says what it waits for once a plugin's evaluation takes more than a second; not with --quiet")
     func evalProgress() throws {
-        let slow = ["eval", "--exec", "sleep 1.5; echo 1", "--n", "1", "--m", "1", "--x", "0"]
+        // The Hang fixture never returns for x > 2; the worker is killed after 2 s.
+        let slow = ["eval", Products.fixture("hang"), "--x", "3", "--eval-timeout", "2"]
         let run = try runGSS(slow)
-        #expect(run.status == 0 && run.stdout.contains("[1.0]"), "\(run.stderr)")
-        #expect(run.stderr.hasPrefix("eval: waiting for program") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
-        #expect(try runGSS(slow + ["--quiet"]).stderr.isEmpty)
+        #expect(run.status == 1, "\(run.stderr)")
+        let lines = run.stderr.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("eval: waiting for plugin") && lines[1].hasPrefix("error: "), "\(run.stderr)")
+        #expect(try runGSS(slow + ["--quiet"]).stderr.split(separator: "\n").count == 1)
         #expect(try runGSS(["eval", "sorter"]).stderr.isEmpty, "a quick evaluation shows nothing")
     }
 }

@@ -24,7 +24,8 @@ struct Eval: ParsableCommand {
         guard x.count == blackBox.inputCount else {
             throw CommandError.usage("--x needs \(blackBox.inputCount) numbers for this black box, got \(x.count)")
         }
-        let ticker = quiet ? nil : ElapsedTicker("eval: waiting for \(blackBox.displayName) at x = \(formatRow(x))")
+        // A program gets its own word on what gss waits for (ExternalProgramBlackBox).
+        let ticker = quiet || box.blackBox == nil ? nil : ElapsedTicker("eval: waiting for \(blackBox.displayName) at x = \(formatRow(x))")
         let value: [Double]
         do {
             defer { ticker?.finish() }

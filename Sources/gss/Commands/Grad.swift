@@ -61,8 +61,10 @@ struct Grad: ParsableCommand {
             configuration, at: x, inputCount: n, outputCount: m,
             describedAs: "the estimate for \(opened.blackBox.displayName) (n = \(groupedDigits(n)) inputs, m = \(groupedDigits(m)) outputs)",
             advice: "use fewer inputs or outputs, or fewer --threads")
-        if !quiet { smoothing.announceTypicalScale(of: opened) }
-        let progress = quiet ? nil : ProgressReporter(command: "grad", unit: "samples", total: configuration.samples, silentFor: .seconds(1))
+        // The note comes with the first finished chunk: once the smoother has accepted the request.
+        let progress = quiet ? nil : ProgressReporter(
+            command: "grad", unit: "samples", total: configuration.samples, silentFor: .seconds(1),
+            preamble: smoothing.typicalScaleNote(of: opened))
         let smoother = Smoother(configuration: configuration, threads: smoothing.workerCount) { done, _ in progress?.update(done: done) }
         let estimate: SmoothedEstimate
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSHost
 import GSSPlots
 
 extension SmoothingTarget: ExpressibleByArgument {}
@@ -130,7 +131,7 @@ struct Optimize: ParsableCommand {
                 advice: "use fewer --steps, inputs or outputs")
         }
 
-        if self.scaleStart == nil && !quiet { smoothing.announceTypicalScale(of: opened) }
+        if self.scaleStart == nil && !quiet, let note = smoothing.typicalScaleNote(of: opened) { StandardError.write(note + "\n") }
         let target: [Double]
         if let targetPoint {
             target = try blackBox.output(at: targetPoint.values, label: "--target-x")

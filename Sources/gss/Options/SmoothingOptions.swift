@@ -111,11 +111,10 @@ struct SmoothingOptions: ParsableArguments {
         scaleMatrix == nil ? box.typicalScale ?? [1] : [1]
     }
 
-    /// Says on stderr (one line) that γ is the plugin's typical scale, when it is.
-    func announceTypicalScale(of box: OpenedBlackBox, option: String = "--scale") {
-        guard scale == nil, scaleMatrix == nil, let typical = box.typicalScale else { return }
-        StandardError.write(
-            "gss: no \(option) given, so γ = \(formatRow(typical)), the typical scale per input of \(box.blackBox.displayName)\n")
+    /// The line for stderr saying that γ is the plugin's typical scale, when it is.
+    func typicalScaleNote(of box: OpenedBlackBox) -> String? {
+        guard scale == nil, scaleMatrix == nil, let typical = box.typicalScale else { return nil }
+        return "gss: no --scale given, so γ = \(formatRow(typical)), the typical scale per input of \(box.blackBox.displayName)"
     }
 
     /// The scale for messages: "γ = …" or "L from FILE".
