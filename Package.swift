@@ -104,15 +104,13 @@ let swiftTargets: [Target] = [
     .target(name: "GSSPlots", dependencies: ["CZlib"]),
     // Studies over estimator settings (orchestration, journals, result files; not in Core).
     .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
-    // The `gss` command. Linked as a position-dependent executable: the loader then has no
-    // relative relocations to apply to its Swift metadata (0.8 ms of every start, BENCHMARKS.md).
+    // The `gss` command.
     .executableTarget(
         name: "gss",
         dependencies: [
             "GSSCore", "GSSHost", "CGSSPlugin", "GSSStudy", "GSSPlots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ],
-        linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"])]
+        ]
     ),
     // A stand-in for the external TEM-simulator program: parses its input file, writes an MRC image.
     .executableTarget(
