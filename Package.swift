@@ -29,6 +29,8 @@ let fixturePlugins: [BundledPlugin] = [
     "ShortestPathReference",
     // Costs wall time, not CPU: sleeps per row (the MPI checks and their measurements).
     "Sleeper",
+    // A plugin built for ABI 1.0 (no typical_scale within its struct_size).
+    "MinorZero",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",
 ].map { BundledPlugin(id: $0.lowercased(), directory: $0, productPrefix: "gssfixture-") }
@@ -46,7 +48,10 @@ func pluginTarget(_ plugin: BundledPlugin, under root: String) -> Target {
             .headerSearchPath(".."),
             .unsafeFlags(["-fvisibility=hidden", "-Wall", "-Wextra"]),
         ],
-        linkerSettings: plugin.linkedLibraries.map { .linkedLibrary($0) }
+        // swiftc links every product with the Swift runtime (libswiftCore.so and swiftrt.o); a C
+        // plugin uses none of it and must load where no Swift is installed: from the static
+        // runtime the linker takes nothing, and without swiftrt.o nothing registers with it.
+        linkerSettings: plugin.linkedLibraries.map { .linkedLibrary($0) } + [.unsafeFlags(["-static-stdlib", "-nostartfiles"])]
     )
 }
 

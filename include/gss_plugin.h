@@ -1,5 +1,5 @@
 /*
- * gss_plugin.h — the C ABI of gss black-box plugins (ABI major 1, minor 0).
+ * gss_plugin.h — the C ABI of gss black-box plugins (ABI major 1, minor 1).
  *
  * A plugin is a shared object that computes a function f: R^n -> R^m on batches of inputs.
  * The gss host perturbs an input x many times, hands the perturbed rows to the plugin in
@@ -38,9 +38,11 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* Hosts and plugins must agree on the major version; a plugin built against an older minor
- * version still loads in a newer host (it just lacks the newer optional members). */
+ * version still loads in a newer host (it just lacks the newer optional members).
+ *   1.0  the first layout, up to default_input.
+ *   1.1  typical_scale appended. */
 #define GSS_ABI_MAJOR 1u
-#define GSS_ABI_MINOR 0u
+#define GSS_ABI_MINOR 1u
 
 /* ---------------------------------------------------------------------------------------------
  * Status codes (gss_status is int32_t; these values never change)
@@ -162,6 +164,14 @@ typedef struct gss_plugin {
     void (*default_input)(const gss_instance *instance, double *x);
 
     /* --- ABI 1.0 ends here.  Later minors append optional members below this line. --- */
+
+    /* ABI 1.1, OPTIONAL (may be NULL, and absent when struct_size ends before it): a typical
+     * scale per input, in the input's own unit: how far it must move to change the output
+     * noticeably (e.g. 0.1 for a distance in metres, 5 for an angle in degrees).  Writes n
+     * positive finite doubles to scale.  gss smooths with gamma = these numbers when the user
+     * gives no --scale, so inputs in different units get comparable noise.
+     * [thread] as dims.  [memory] scale is the host's, valid during the call. */
+    void (*typical_scale)(const gss_instance *instance, double *scale);
 } gss_plugin;
 
 /* ---------------------------------------------------------------------------------------------

@@ -786,6 +786,16 @@ static gss_status renderer_evaluate(gss_instance *instance, const double *x, siz
     return status;
 }
 
+/* The paper's appendix D scales: 0.1 in distance, 5 degrees in each angle, and a quarter degree
+ * in the field of view (which, like the distance, zooms; a degree of it zooms about 5%). */
+static void renderer_typical_scale(const gss_instance *instance, double *scale) {
+    (void)instance;
+    scale[0] = 0.1;
+    scale[1] = 5.0;
+    scale[2] = 5.0;
+    scale[3] = 0.25;
+}
+
 static const gss_plugin renderer_descriptor = {
     .struct_size = sizeof(gss_plugin),
     .abi_major = GSS_ABI_MAJOR,
@@ -813,6 +823,7 @@ static const gss_plugin renderer_descriptor = {
     .evaluate = renderer_evaluate,
     .output_shape = renderer_output_shape,
     .default_input = renderer_default_input,
+    .typical_scale = renderer_typical_scale,
 };
 
 GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {

@@ -799,6 +799,12 @@ static void sp_default_input(const gss_instance *instance, double *x) {
     }
 }
 
+/* A fifth of the default costs' range [0.5, 5): enough to change which path is shortest. */
+static void sp_typical_scale(const gss_instance *instance, double *scale) {
+    const size_t n = instance->rows * instance->cols;
+    for (size_t i = 0; i < n; ++i) scale[i] = 0.9;
+}
+
 static const gss_plugin sp_descriptor = {
     .struct_size = sizeof(gss_plugin),
     .abi_major = GSS_ABI_MAJOR,
@@ -825,6 +831,7 @@ static const gss_plugin sp_descriptor = {
     .evaluate = sp_evaluate,
     .output_shape = sp_output_shape,
     .default_input = sp_default_input,
+    .typical_scale = sp_typical_scale,
 };
 
 GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {

@@ -173,6 +173,13 @@ static void sorter_default_input(const gss_instance *instance, double *x) {
     }
 }
 
+/* Scores have no unit: 1, half the span [-1, 1] of the default input (the smoothing the paper's
+ * sorting experiments start from). */
+static void sorter_typical_scale(const gss_instance *instance, double *scale) {
+    const size_t n = instance->n;
+    for (size_t i = 0; i < n; ++i) scale[i] = 1.0;
+}
+
 static const gss_plugin sorter_descriptor = {
     .struct_size = sizeof(gss_plugin),
     .abi_major = GSS_ABI_MAJOR,
@@ -192,6 +199,7 @@ static const gss_plugin sorter_descriptor = {
     .evaluate = sorter_evaluate,
     .output_shape = sorter_output_shape,
     .default_input = sorter_default_input,
+    .typical_scale = sorter_typical_scale,
 };
 
 GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {

@@ -417,6 +417,14 @@ static void tem_default_input(const gss_instance *instance, double *x) {
         x[i] = instance->config.base[instance->config.selected[i]];
 }
 
+/* Half the normalised unit of the paper's study (100 kV, 1 mm, 1 nm), per selected parameter. */
+static void tem_typical_scale(const gss_instance *instance, double *scale) {
+    static const double half_unit[TEM_PARAM_COUNT] = {
+        [TEM_VOLTAGE] = 50.0, [TEM_FOCAL_LENGTH] = 0.5, [TEM_X] = 0.5, [TEM_Y] = 0.5};
+    for (size_t i = 0; i < instance->config.selected_count; ++i)
+        scale[i] = half_unit[instance->config.selected[i]];
+}
+
 static const gss_plugin tem_descriptor = {
     .struct_size = sizeof(gss_plugin),
     .abi_major = GSS_ABI_MAJOR,
@@ -459,6 +467,7 @@ static const gss_plugin tem_descriptor = {
     .evaluate = tem_evaluate,
     .output_shape = tem_output_shape,
     .default_input = tem_default_input,
+    .typical_scale = tem_typical_scale,
 };
 
 GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {

@@ -15,6 +15,12 @@
 #ifndef FIXTURE_ABI_MAJOR
 #define FIXTURE_ABI_MAJOR GSS_ABI_MAJOR
 #endif
+#ifndef FIXTURE_ABI_MINOR
+#define FIXTURE_ABI_MINOR GSS_ABI_MINOR
+#endif
+#ifndef FIXTURE_TYPICAL_SCALE
+#define FIXTURE_TYPICAL_SCALE NULL
+#endif
 #ifndef FIXTURE_ID
 #define FIXTURE_ID "broken"
 #endif
@@ -70,7 +76,7 @@ __attribute__((unused)) static gss_status fixture_evaluate(gss_instance *instanc
 static const gss_plugin descriptor = {
     .struct_size = FIXTURE_STRUCT_SIZE,
     .abi_major = FIXTURE_ABI_MAJOR,
-    .abi_minor = GSS_ABI_MINOR,
+    .abi_minor = FIXTURE_ABI_MINOR,
     .id = FIXTURE_ID,
     .name = "Broken descriptor (test fixture)",
     .version = "1.0.0",
@@ -82,6 +88,7 @@ static const gss_plugin descriptor = {
     .evaluate = FIXTURE_EVALUATE,
     .output_shape = NULL,
     .default_input = NULL,
+    .typical_scale = FIXTURE_TYPICAL_SCALE,
 };
 
 GSS_PLUGIN_EXPORT const gss_plugin *gss_plugin_entry(uint32_t host_abi_major) {

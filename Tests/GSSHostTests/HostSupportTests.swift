@@ -8,7 +8,7 @@ struct HostSupportTests {
         var hello = WorkerHello()
         let bits = [Double.nan, -.infinity, -0.0, 0x1p-1074, 1.5].map(\.bitPattern)
         hello.description = WorkerHello.Description(
-            id: "sorter", inputCount: 4, outputCount: 16, outputShape: [4, 4], defaultInputBits: bits, flags: .max)
+            id: "sorter", inputCount: 4, outputCount: 16, outputShape: [4, 4], defaultInputBits: bits, typicalScaleBits: nil, flags: .max)
         let read = try WireFormat.decode(WorkerHello.self, from: hello.encoded())
         let description = try #require(read.description)
         #expect(description.id == "sorter" && description.inputCount == 4 && description.outputCount == 16)

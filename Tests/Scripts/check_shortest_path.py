@@ -37,7 +37,7 @@ import numpy as np
 # ABI mirror (include/gss_plugin.h, ABI 1.0): field order and types exactly as in the header.
 # ------------------------------------------------------------------------------------------------
 
-GSS_ABI_MAJOR, GSS_ABI_MINOR = 1, 0
+GSS_ABI_MAJOR, GSS_ABI_MINOR = 1, 1
 GSS_OK, GSS_E_INVALID_ARGUMENT, GSS_E_EVALUATION = 0, 1, 3
 GSS_F_REENTRANT, GSS_F_DETERMINISTIC = 1 << 0, 1 << 1
 
@@ -58,6 +58,7 @@ EVALUATE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.POINTER(ctyp
 OUTPUT_SHAPE = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p,
                                 ctypes.POINTER(ctypes.c_size_t * 4))
 DEFAULT_INPUT = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double))
+TYPICAL_SCALE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double))
 
 
 class GssPlugin(ctypes.Structure):
@@ -76,6 +77,7 @@ class GssPlugin(ctypes.Structure):
         ("evaluate", EVALUATE),
         ("output_shape", OUTPUT_SHAPE),
         ("default_input", DEFAULT_INPUT),
+        ("typical_scale", TYPICAL_SCALE),
     ]
 
 
@@ -288,14 +290,14 @@ def check_descriptor(plugin, path):
     require(d.struct_size == ctypes.sizeof(GssPlugin),
             f"struct_size {d.struct_size} != sizeof(gss_plugin) {ctypes.sizeof(GssPlugin)}")
     require((d.abi_major, d.abi_minor) == (GSS_ABI_MAJOR, GSS_ABI_MINOR),
-            f"ABI {d.abi_major}.{d.abi_minor}, expected 1.0")
+            f"ABI {d.abi_major}.{d.abi_minor}, expected {GSS_ABI_MAJOR}.{GSS_ABI_MINOR}")
     require(d.id == b"shortest-path", f"id {d.id!r}")
     require(d.name and d.version, "name or version missing")
     for word in (b"rows=12", b"cols=12", b"min_cost=0.001", b"8 neighbours", b"cell index",
                  b"clamp"):
         require(word.lower() in d.description.lower(), f"description does not mention {word!r}")
     require(d.flags == GSS_F_REENTRANT | GSS_F_DETERMINISTIC, f"flags {d.flags:#x}")
-    for field in ("create", "destroy", "dims", "evaluate", "output_shape", "default_input"):
+    for field in ("create", "destroy", "dims", "evaluate", "output_shape", "default_input", "typical_scale"):
         require(bool(getattr(d, field)), f"descriptor field {field} is NULL")
     for major in (0, 2, 0xFFFFFFFF):
         require(not plugin.entry(major), f"gss_plugin_entry({major}) did not return NULL")

@@ -33,6 +33,7 @@ public struct IsolatedPluginBlackBox: BlackBox {
         public let outputCount: Int
         public let outputShape: [Int]
         public let defaultInput: [Double]?
+        public let typicalScale: [Double]?
         public let flags: UInt64
 
         public var isReentrant: Bool { flags & UInt64(GSS_F_REENTRANT) != 0 }
@@ -146,7 +147,7 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
         return IsolatedPluginBlackBox.Description(
             id: described.id, inputCount: described.inputCount, outputCount: described.outputCount,
             outputShape: described.outputShape, defaultInput: described.defaultInputBits?.map(Double.init(bitPattern:)),
-            flags: described.flags)
+            typicalScale: described.typicalScaleBits?.map(Double.init(bitPattern:)), flags: described.flags)
     }
 
     func evaluate(_ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>) throws {

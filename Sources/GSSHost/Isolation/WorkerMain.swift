@@ -40,7 +40,7 @@ enum IsolatedWorkerServer {
             hello.description = WorkerHello.Description(
                 id: library.id, inputCount: instance.inputCount, outputCount: instance.outputCount,
                 outputShape: try instance.outputShape(), defaultInputBits: instance.defaultInput()?.map(\.bitPattern),
-                flags: library.flags)
+                typicalScaleBits: try instance.typicalScale()?.map(\.bitPattern), flags: library.flags)
         } catch {
             hello.failure = WorkerHello.Failure(code: error.code.rawValue, message: error.message)
             try? socket.sendFrame(kind: FrameKind.hello.rawValue, payload: hello.encoded())

@@ -27,6 +27,7 @@ struct WorkerHello: Codable, Sendable {
         let outputShape: [Int]
         /// Bit patterns, so every double (even a non-finite one) crosses exactly.
         let defaultInputBits: [UInt64]?
+        let typicalScaleBits: [UInt64]?
         let flags: UInt64
     }
 

@@ -26,6 +26,8 @@ public struct PluginError: Error, CustomStringConvertible, Sendable, Equatable {
         case invalidDimensions
         /// output_shape() reported a rank or extents inconsistent with m.
         case invalidOutputShape
+        /// typical_scale() reported a scale that is not positive and finite.
+        case invalidTypicalScale
         /// evaluate() returned an error status (the message carries the plugin's text).
         case evaluationFailed
         /// An isolated plugin's worker process died (a signal, or exit) while it ran plugin code.

@@ -54,6 +54,17 @@ public final class PluginInstance: @unchecked Sendable {
         return library.functions.defaultInput(handle, into: &x) ? x : nil
     }
 
+    /// The plugin's typical scale per input (ABI 1.1), or nil when it has none; a scale that is
+    /// not n positive finite numbers is refused as a broken plugin.
+    public func typicalScale() throws(PluginError) -> [Double]? {
+        var scale = [Double](repeating: .nan, count: inputCount)
+        guard library.functions.typicalScale(handle, into: &scale) else { return nil }
+        guard let bad = scale.firstIndex(where: { !($0 > 0 && $0.isFinite) }) else { return scale }
+        throw PluginError(
+            .invalidTypicalScale,
+            "plugin '\(library.id)' reports a typical scale of \(scale[bad]) for input \(bad); each must be positive and finite")
+    }
+
     /// Evaluates `rows` rows; `error` must hold errorCapacity bytes (each caller brings its own).
     func evaluate(
         _ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>,

@@ -51,7 +51,7 @@ public final class PluginLibrary: @unchecked Sendable {
                 .descriptorTooSmall,
                 "plugin '\(path)' has a descriptor of \(structSize) bytes, smaller than the \(Self.minimumDescriptorSize) bytes of ABI \(Self.abiMajor).0")
         }
-        let d = descriptor.pointee
+        let d = Self.readable(descriptor, size: structSize)
         guard d.abi_major == Self.abiMajor else {
             throw PluginError(
                 .majorMismatch,
@@ -81,6 +81,16 @@ public final class PluginLibrary: @unchecked Sendable {
         _ = try required(d.dims, "dims")
         _ = try required(d.evaluate, "evaluate")
         functions = PluginFunctions(descriptor: d)!
+    }
+
+    /// The descriptor's first `size` bytes, the rest zero: a plugin built against an older minor
+    /// has no memory of ours past its struct_size, so its later members read as absent (NULL).
+    static func readable(_ descriptor: UnsafePointer<gss_plugin>, size: Int) -> gss_plugin {
+        var copy = gss_plugin()
+        withUnsafeMutableBytes(of: &copy) { bytes in
+            bytes.copyMemory(from: UnsafeRawBufferPointer(start: descriptor, count: min(size, bytes.count)))
+        }
+        return copy
     }
 
     /// The characters an id may use: [a-z0-9._-].

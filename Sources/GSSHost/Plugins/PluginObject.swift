@@ -45,6 +45,7 @@ struct PluginFunctions: @unchecked Sendable {
     typealias Evaluate = @convention(c) (OpaquePointer?, UnsafePointer<Double>?, Int, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<CChar>?, Int) -> gss_status
     typealias OutputShape = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>?) -> Int
     typealias DefaultInput = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Double>?) -> Void
+    typealias TypicalScale = @convention(c) (OpaquePointer?, UnsafeMutablePointer<Double>?) -> Void
 
     let createFunction: Create
     let destroyFunction: Destroy
@@ -52,11 +53,13 @@ struct PluginFunctions: @unchecked Sendable {
     let evaluateFunction: Evaluate
     let outputShapeFunction: OutputShape?
     let defaultInputFunction: DefaultInput?
+    let typicalScaleFunction: TypicalScale?
 
     var hasOutputShape: Bool { outputShapeFunction != nil }
     var hasDefaultInput: Bool { defaultInputFunction != nil }
 
-    /// The functions of an ABI 1.0 descriptor, or nil when a required one is NULL.
+    /// The functions of a descriptor (members past its struct_size already zeroed), or nil when a
+    /// required one is NULL.
     init?(descriptor d: gss_plugin) {
         guard let create = d.create, let destroy = d.destroy, let dims = d.dims, let evaluate = d.evaluate else {
             return nil
@@ -67,6 +70,7 @@ struct PluginFunctions: @unchecked Sendable {
         evaluateFunction = evaluate
         outputShapeFunction = d.output_shape
         defaultInputFunction = d.default_input
+        typicalScaleFunction = d.typical_scale
     }
 
     /// create() with the options in order; the strings live only for the call (the ABI's rule).
@@ -112,6 +116,13 @@ struct PluginFunctions: @unchecked Sendable {
     func defaultInput(_ instance: OpaquePointer, into x: UnsafeMutablePointer<Double>) -> Bool {
         guard let defaultInputFunction else { return false }
         defaultInputFunction(instance, x)
+        return true
+    }
+
+    /// typical_scale() into `scale` (room for n); false when the plugin has none (or is ABI 1.0).
+    func typicalScale(_ instance: OpaquePointer, into scale: UnsafeMutablePointer<Double>) -> Bool {
+        guard let typicalScaleFunction else { return false }
+        typicalScaleFunction(instance, scale)
         return true
     }
 }

@@ -1,8 +1,8 @@
 import Glibc
 
 /// This process's stderr, written straight to descriptor 2 (no buffer to flush before exit).
-enum StandardError {
-    static func write(_ text: String) {
+public enum StandardError {
+    public static func write(_ text: String) {
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {

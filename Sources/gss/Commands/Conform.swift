@@ -4,6 +4,7 @@ import GSSHost
 
 struct Conform: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "conform",
         abstract: "Check a plugin against the ABI's rules: one line per check, exit 1 if any fails.",
         discussion: """
             Every check runs the plugin in a separate worker process, so a plugin that crashes or \

@@ -2,7 +2,7 @@ import ArgumentParser
 import GSSCore
 
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Evaluate the black box once: f(x), unsmoothed.")
+    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Evaluate the black box once: f(x), unsmoothed.")
 
     @OptionGroup var box: BlackBoxOptions
 
@@ -14,6 +14,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Output format.")
     var format: OutputFormat = .json
 
+    @Flag(help: "No progress on stderr (shown while an evaluation takes more than a second).")
+    var quiet = false
+
     func run() throws {
         let opened = try box.open()
         let blackBox = opened.blackBox
@@ -21,8 +24,14 @@ struct Eval: ParsableCommand {
         guard x.count == blackBox.inputCount else {
             throw CommandError.usage("--x needs \(blackBox.inputCount) numbers for this black box, got \(x.count)")
         }
-        // On rank 0 alone (the others only wait for its outcome).
-        let value = try Ranks.executor(journal: nil).fromCoordinator(.doubles, recorded: false) { try evaluateOnce(blackBox, at: x) }
+        // A program gets its own word on what gss waits for (ExternalProgramBlackBox).
+        let ticker = quiet || box.blackBox == nil ? nil : ElapsedTicker("eval: waiting for \(blackBox.displayName) at x = \(formatRow(x))")
+        let value: [Double]
+        do {
+            defer { ticker?.finish() }
+            // On rank 0 alone (the others only wait for its outcome).
+            value = try Ranks.executor(journal: nil).fromCoordinator(.doubles, recorded: false) { try evaluateOnce(blackBox, at: x) }
+        }
         switch format {
         case .json: print(JSONValue.object([("value", .numbers(value))]).text)
         case .text: print(value.map { "\($0)" }.joined(separator: " "))

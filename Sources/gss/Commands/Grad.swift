@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSPlots
 
 /// What `--wrt` may name besides x (whose Jacobian is always estimated).
 enum DerivativeTarget: String, ExpressibleByArgument, CaseIterable {
@@ -10,6 +11,7 @@ enum DerivativeTarget: String, ExpressibleByArgument, CaseIterable {
 
 struct Grad: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "grad",
         abstract: "Estimate the smoothed value f_ε(x) = E[f(x + γε)] and its Jacobian, with standard errors.",
         discussion: """
             Extras: --wrt scale adds the derivative in γ (or in L with --scale-matrix); --covariance \
@@ -35,10 +37,22 @@ struct Grad: ParsableCommand {
     @Option(help: "Output format.")
     var format: OutputFormat = .text
 
+    @Option(help: ArgumentHelp(
+        "A folder for every estimated array as .npy (value.npy, jacobian.npy, their *_stderr.npy and the extras), and value.png and jacobian_x<j>.png when the output has a 2-D shape; written only when the run succeeds.",
+        valueName: "DIR"))
+    var out: String?
+
+    @Flag(help: "No progress or notes on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if let out { try PictureFolder.check(out) }
+    }
+
     func run() throws {
         let opened = try box.open()
         let x = try opened.point(smoothing.point?.values)
-        var configuration = try smoothing.configuration(inputCount: opened.blackBox.inputCount)
+        var configuration = try smoothing.configuration(for: opened)
         configuration.differentiatesScale = derivatives.contains(.scale)
         configuration.estimatesCovariance = estimatesCovariance
         configuration.medianSampleCount = medianSampleCount
@@ -48,41 +62,41 @@ struct Grad: ParsableCommand {
             describedAs: "the estimate for \(opened.blackBox.displayName) (n = \(groupedDigits(n)) inputs, m = \(groupedDigits(m)) outputs)",
             advice: "use fewer inputs or outputs, or fewer --threads")
         let executor = try smoothing.executor()
-        var smoother = Smoother(configuration: configuration, threads: smoothing.workerCount, executor: executor)
-        if executor.processCount > 1 && executor.isCoordinator {
-            let progress = SampleProgress(label: "gss grad")
-            smoother.progress = { progress.update(done: $0, total: $1) }
+        // The note comes with the first finished chunk: once the smoother has accepted the request.
+        let progress = quiet || !executor.isCoordinator ? nil : ProgressReporter(
+            command: "grad", unit: "samples", total: configuration.samples, silentFor: .seconds(1),
+            preamble: smoothing.typicalScaleNote(of: opened))
+        let smoother = Smoother(
+            configuration: configuration, threads: smoothing.workerCount, progress: { done, _ in progress?.update(done: done) },
+            executor: executor)
+        let estimate: SmoothedEstimate
+        do {
+            defer { progress?.finish() }  // a failure's message starts on a line of its own
+            estimate = try smoother.estimate(opened.blackBox, at: x)
         }
-        let estimate = try smoother.estimate(opened.blackBox, at: x)
         Ranks.reportJournal()
+        if let out, executor.isCoordinator {
+            try PictureFolder.write(try Self.files(estimate, outputShape: opened.outputShape), to: out)
+        }
         switch format {
         case .json: print(Self.json(estimate).text)
-        case .text: Self.printText(estimate, x: x, configuration: configuration, scale: smoothing.scaleDescription)
+        case .text: Self.printText(estimate, x: x, configuration: configuration, scale: smoothing.scaleDescription(configuration))
         }
     }
 
-    /// CLI.md's keys; the extra keys appear only when their estimate was asked for.
-    static func json(_ estimate: SmoothedEstimate) -> JSONValue {
+    /// Every estimated array by CLI.md's key, each followed by its standard error: the value and
+    /// the Jacobian always, the extras when they were asked for. The first axis is the output's.
+    static func arrays(_ estimate: SmoothedEstimate) -> [(key: String, values: [Double], shape: [Int])] {
         let n = estimate.inputCount
         let m = estimate.outputCount
-        var members: [(String, JSONValue)] = [
-            ("n", .integer(n)),
-            ("m", .integer(m)),
-            ("samples", .integer(estimate.samples)),
-            ("seed", .unsigned(estimate.seed)),
-        ]
-        if let k = estimate.medianSampleCount { members.append(("median", .integer(k))) }
-        members += [
-            ("value", .numbers(estimate.value)),
-            ("value_stderr", .numbers(estimate.valueStderr)),
-            ("jacobian", .matrix(estimate.jacobian, columns: n)),
-            ("jacobian_stderr", .matrix(estimate.jacobianStderr, columns: n)),
-        ]
+        var arrays: [(key: String, values: [Double], shape: [Int])] = []
         func add(_ key: String, _ values: [Double]?, _ stderr: [Double]?, shape: [Int]) {
             guard let values, let stderr else { return }
-            members.append((key, .tensor(values, shape: shape)))
-            members.append((key + "_stderr", .tensor(stderr, shape: shape)))
+            arrays.append((key, values, shape))
+            arrays.append((key + "_stderr", stderr, shape))
         }
+        add("value", estimate.value, estimate.valueStderr, shape: [m])
+        add("jacobian", estimate.jacobian, estimate.jacobianStderr, shape: [m, n])
         add("scale_gradient", estimate.scaleGradient, estimate.scaleGradientStderr, shape: [m, n])
         add("scale_matrix_gradient", estimate.scaleMatrixGradient, estimate.scaleMatrixGradientStderr, shape: [m, n, n])
         if let covariance = estimate.covariance {
@@ -94,7 +108,41 @@ struct Grad: ParsableCommand {
                 add("covariance_scale_gradient", covariance.scaleGradient, covariance.scaleGradientStderr, shape: [m, m, n])
             }
         }
-        return .object(members)
+        return arrays
+    }
+
+    /// The --out files: each array as KEY.npy with its output axis unfolded into the output's
+    /// shape; for a 2-D output also value.png and one PNG per Jacobian column (mid grey is 0).
+    static func files(_ estimate: SmoothedEstimate, outputShape: [Int]) throws -> [(name: String, bytes: [UInt8])] {
+        let n = estimate.inputCount
+        let m = estimate.outputCount
+        let outputAxes = outputShape.reduce(1, *) == m ? outputShape : [m]
+        var files = arrays(estimate).map { array in
+            (name: array.key + ".npy", bytes: NumPyArray.bytes(array.values, shape: outputAxes + array.shape.dropFirst()))
+        }
+        guard outputAxes.count == 2 else { return files }
+        let (height, width) = (outputAxes[0], outputAxes[1])
+        let value = GrayscaleImage(width: width, height: height, values: estimate.value)
+        files.append(("value.png", try value.pngData(range: GrayscaleImage.displayRange(of: [value]))))
+        for j in 0..<n {
+            let column = (0..<m).map { estimate.jacobian[$0 * n + j] }
+            let largest = column.filter(\.isFinite).map(abs).max() ?? 0
+            let range = largest > 0 ? -largest...largest : -1...1
+            files.append(("jacobian_x\(j).png", try GrayscaleImage(width: width, height: height, values: column).pngData(range: range)))
+        }
+        return files
+    }
+
+    /// CLI.md's keys; the extra keys appear only when their estimate was asked for.
+    static func json(_ estimate: SmoothedEstimate) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("n", .integer(estimate.inputCount)),
+            ("m", .integer(estimate.outputCount)),
+            ("samples", .integer(estimate.samples)),
+            ("seed", .unsigned(estimate.seed)),
+        ]
+        if let k = estimate.medianSampleCount { members.append(("median", .integer(k))) }
+        return .object(members + arrays(estimate).map { ($0.key, .tensor($0.values, shape: $0.shape)) })
     }
 
     static func printText(_ estimate: SmoothedEstimate, x: [Double], configuration: SmoothingConfiguration, scale: String) {
@@ -104,12 +152,16 @@ struct Grad: ParsableCommand {
         print("x = \(x.map { "\($0)" }.joined(separator: ","))")
         print("\(smoothing)\(configuration.distribution.rawValue) noise, \(scale), \(estimate.samples) samples, \(configuration.sampler.rawValue)\(configuration.antithetic ? " antithetic" : ""), covariate \(configuration.covariate.rawValue), seed \(estimate.seed)")
         print("")
-        print("   i  " + "value".leftPadded(10) + "  " + (0..<n).map { "∂/∂x\($0)".leftPadded(11) }.joined(separator: " "))
-        for i in 0..<m {
-            let row = (0..<n).map { j in String(format: "%11.5f", estimate.jacobian[i * n + j]) }.joined(separator: " ")
-            print("\(i)".leftPadded(4) + "  " + String(format: "%10.5f", estimate.value[i]) + "  " + row)
+        if m * (n + 1) <= tableLimit {
+            print("   i  " + "value".leftPadded(10) + "  " + (0..<n).map { "∂/∂x\($0)".leftPadded(11) }.joined(separator: " "))
+            for i in 0..<m {
+                let row = (0..<n).map { j in String(format: "%11.5f", estimate.jacobian[i * n + j]) }.joined(separator: " ")
+                print("\(i)".leftPadded(4) + "  " + String(format: "%10.5f", estimate.value[i]) + "  " + row)
+            }
+            print("")
+        } else {
+            printSummary(estimate)
         }
-        print("")
         print("largest standard error of a Jacobian entry: \(formatError(estimate.jacobianStderr))")
         if let gradient = estimate.scaleGradient, let stderr = estimate.scaleGradientStderr {
             printTensor("∂ value_i / ∂γ_j", gradient, stderr: stderr, shape: [m, n], labels: ["i", "j"])
@@ -130,12 +182,33 @@ struct Grad: ParsableCommand {
         }
     }
 
+    /// Arrays of more numbers than this are summarised in the text format, not listed.
+    static let tableLimit = 400
+
+    /// The value and Jacobian of a large output: their ranges (per input for a few inputs).
+    static func printSummary(_ estimate: SmoothedEstimate) {
+        let n = estimate.inputCount
+        let m = estimate.outputCount
+        let finite = estimate.value.filter(\.isFinite)
+        print(String(format: "value (%d outputs): from %.5g to %.5g, mean %.5g; largest standard error ",
+                     m, finite.min() ?? .nan, finite.max() ?? .nan, finite.reduce(0, +) / Double(max(1, finite.count)))
+              + formatError(estimate.valueStderr))
+        print(String(format: "Jacobian (%d×%d): largest |entry| %.4g", m, n, estimate.jacobian.map(abs).max() ?? .nan))
+        if n <= 16 {
+            for j in 0..<n {
+                print(String(format: "  ∂/∂x%d: largest |entry| %.4g", j, (0..<m).map { abs(estimate.jacobian[$0 * n + j]) }.max() ?? .nan))
+            }
+        }
+        print("(\(groupedDigits(m * (n + 1))) numbers: --format json or --out DIR gives every one)")
+        print("")
+    }
+
     /// A heading, then the array as blocks of its last two axes when it is small enough to read,
     /// else its size and largest entry; always the largest standard error.
     static func printTensor(_ title: String, _ values: [Double], stderr: [Double], shape: [Int], labels: [String]) {
         print("")
         print("\(title) (\(shape.map(String.init).joined(separator: "×")))")
-        if values.count <= 400 {
+        if values.count <= tableLimit {
             let columns = shape[shape.count - 1]
             let rows = shape[shape.count - 2]
             let blockSize = rows * columns
@@ -159,7 +232,7 @@ struct Grad: ParsableCommand {
             }
         } else {
             let largest = values.map(abs).max() ?? .nan
-            print("  \(values.count) numbers, largest |entry| \(String(format: "%.4g", largest)); use --format json for all of them")
+            print("  \(values.count) numbers, largest |entry| \(String(format: "%.4g", largest)); use --format json or --out DIR for all of them")
         }
         print("  largest standard error: \(formatError(stderr))")
     }

@@ -3,6 +3,7 @@ import GSSHost
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "info",
         abstract: "Describe a black box: what it computes, its sizes, flags, options and output shape.")
 
     @OptionGroup var box: BlackBoxOptions
@@ -16,6 +17,7 @@ struct Info: ParsableCommand {
         let plugin = try PluginBlackBox(library: library, options: try box.parsedOptions())
         let shape = try plugin.primary.outputShape()
         let defaultInput = plugin.primary.defaultInput()
+        let typicalScale = try plugin.primary.typicalScale()
         var flags: [String] = []
         if library.isReentrant { flags.append("reentrant") }
         if library.isDeterministic { flags.append("deterministic") }
@@ -27,6 +29,7 @@ struct Info: ParsableCommand {
                 ("n", .integer(plugin.inputCount)), ("m", .integer(plugin.outputCount)),
                 ("flags", .array(flags.map(JSONValue.string))), ("output_shape", .array(shape.map(JSONValue.integer))),
                 ("default_input", defaultInput.map(JSONValue.numbers) ?? .array([])),
+                ("typical_scale", typicalScale.map(JSONValue.numbers) ?? .array([])),
                 ("description", .string(library.summary)),
             ]).text)
         case .text:
@@ -37,12 +40,16 @@ struct Info: ParsableCommand {
             print("outputs m:     \(plugin.outputCount)")
             print("output shape:  \(shape.map(String.init).joined(separator: " × "))")
             print("flags:         \(flags.isEmpty ? "none" : flags.joined(separator: ", "))")
-            if let defaultInput {
-                print("default input: \(defaultInput.prefix(12).map { "\($0)" }.joined(separator: ","))\(defaultInput.count > 12 ? ",…" : "")")
-            }
+            if let defaultInput { print("default input: \(Self.abbreviated(defaultInput))") }
+            if let typicalScale { print("typical scale: \(Self.abbreviated(typicalScale))  (γ when no --scale is given)") }
             print("")
             print(library.summary)
         }
+    }
+
+    /// The first 12 numbers, comma-separated.
+    private static func abbreviated(_ numbers: [Double]) -> String {
+        numbers.prefix(12).map { "\($0)" }.joined(separator: ",") + (numbers.count > 12 ? ",…" : "")
     }
 
     /// An external program or a C function: what it is and its sizes.

@@ -3,7 +3,7 @@ import Foundation
 import GSSHost
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the bundled plugins with their sizes.")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the bundled plugins with their sizes.")
 
     @Option(help: "Output format.")
     var format: OutputFormat = .text

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSHost
 import GSSPlots
 
 extension SmoothingTarget: ExpressibleByArgument {}
 
 struct Optimize: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "optimize",
         abstract: "Minimise the mean squared error between f(x) and a target by Adam on smoothed gradients.",
         discussion: """
             The target is f(X*) for --target-x X*, or m numbers from --target (e.g. @image.npy). Every step \
@@ -104,8 +106,8 @@ struct Optimize: ParsableCommand {
         let m = blackBox.outputCount
         let x0 = try start?.values ?? opened.point(nil)
         guard x0.count == n else { throw CommandError.usage("--x0 needs \(n) numbers for this black box, got \(x0.count)") }
-        var smoothingConfiguration = try smoothing.configuration(inputCount: n)
-        let scaleStart = self.scaleStart?.values ?? smoothing.scale?.values ?? [1]
+        var smoothingConfiguration = try smoothing.configuration(for: opened)
+        let scaleStart = self.scaleStart?.values ?? smoothingConfiguration.scale
         let scaleEnd = self.scaleEnd?.values ?? scaleStart
         smoothingConfiguration.scale = scaleStart
         let configuration = LossMinimizationConfiguration(
@@ -130,6 +132,9 @@ struct Optimize: ParsableCommand {
         }
 
         let executor = try smoothing.executor()
+        if self.scaleStart == nil && !quiet && executor.isCoordinator, let note = smoothing.typicalScaleNote(of: opened) {
+            StandardError.write(note + "\n")
+        }
         let target: [Double]
         if let targetPoint {
             target = try executor.fromCoordinator(.doubles, recorded: true) { try blackBox.output(at: targetPoint.values, label: "--target-x") }
@@ -139,9 +144,11 @@ struct Optimize: ParsableCommand {
                 throw CommandError.usage("--target needs \(m) numbers (one per output of the black box), got \(target.count)")
             }
         }
-        let progress = quiet || !executor.isCoordinator ? nil : ProgressReporter(total: steps)
+        let progress = quiet || !executor.isCoordinator ? nil : ProgressReporter(command: "optimize", unit: "step", total: steps)
         let result = try SmoothedLossMinimizer(configuration: configuration, threads: smoothing.workerCount, executor: executor)
-            .minimize(blackBox, loss: .meanSquaredError(target: target), from: x0) { progress?.update(step: $0.step, loss: $0.loss) }
+            .minimize(blackBox, loss: .meanSquaredError(target: target), from: x0) {
+                progress?.update(done: $0.step + 1, detail: String(format: "  loss %.6g", $0.loss))
+            }
         progress?.finish()
         Ranks.reportJournal()
 
@@ -209,37 +216,5 @@ struct Optimize: ParsableCommand {
         for step in result.history where step.step % every == 0 || step.step == result.history.count - 1 {
             print(String(format: "%7d  %14.6g  ", step.step, step.loss) + row(step.x))
         }
-    }
-}
-
-/// Progress on stderr: redrawn in place on a terminal (at most ten times a second), else one
-/// line at every 5% of the steps.
-final class ProgressReporter {
-    let total: Int
-    let isTerminal = isatty(STDERR_FILENO) == 1
-    let started = Date()
-    var lastDraw = Date.distantPast
-
-    init(total: Int) { self.total = total }
-
-    func update(step: Int, loss: Double) {
-        let done = step + 1
-        let text = String(format: "optimize: step %d/%d (%3.0f%%)  loss %.6g  elapsed %.1f s",
-                          done, total, 100 * Double(done) / Double(total), loss, Date().timeIntervalSince(started))
-        if isTerminal {
-            guard Date().timeIntervalSince(lastDraw) >= 0.1 || done == total else { return }
-            lastDraw = Date()
-            write("\r\u{1B}[K" + text)
-        } else if (done * 20) / total > (step * 20) / total {
-            write(text + "\n")
-        }
-    }
-
-    func finish() {
-        if isTerminal { write("\n") }
-    }
-
-    private func write(_ text: String) {
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }

@@ -6,6 +6,7 @@ import GSSStudy
 
 struct Study: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "study",
         abstract: "Studies that tell which smoothing settings to use.",
         subcommands: [StudyVariance.self])
 }

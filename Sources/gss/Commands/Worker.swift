@@ -5,6 +5,7 @@ import GSSHost
 /// Hidden: its command line is written and read by GSSHost.WorkerInvocation, not by people.
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "worker",
         abstract: "A worker process started by gss itself (for --isolate and conform).", shouldDisplay: false)
 
     @Argument(parsing: .captureForPassthrough)

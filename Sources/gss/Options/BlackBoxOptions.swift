@@ -32,7 +32,7 @@ struct BlackBoxOptions: ParsableArguments {
         let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
         return OpenedBlackBox(
             blackBox: plugin, defaultInput: plugin.primary.defaultInput(),
-            outputShape: try plugin.primary.outputShape())
+            outputShape: try plugin.primary.outputShape(), typicalScale: try plugin.primary.typicalScale())
     }
 }
 
@@ -41,6 +41,8 @@ struct OpenedBlackBox {
     let blackBox: any BlackBox
     let defaultInput: [Double]?
     let outputShape: [Int]
+    /// The plugin's typical scale per input (ABI 1.1), the γ used when no --scale is given.
+    var typicalScale: [Double]? = nil
 
     /// --x if given, else the black box's default input; a usage error when neither exists.
     func point(_ given: [Double]?) throws(CommandError) -> [Double] {

@@ -31,6 +31,8 @@ struct IsolationOptions: ParsableArguments {
         let box = try IsolatedPluginBlackBox(
             pluginPath: try PluginLocator.path(of: argument), options: options.map { PluginOption(key: $0.key, value: $0.value) },
             settings: IsolationSettings(workerExecutable: executable, evaluationTimeout: evaluationTimeout))
-        return OpenedBlackBox(blackBox: box, defaultInput: box.description.defaultInput, outputShape: box.description.outputShape)
+        return OpenedBlackBox(
+            blackBox: box, defaultInput: box.description.defaultInput, outputShape: box.description.outputShape,
+            typicalScale: box.description.typicalScale)
     }
 }

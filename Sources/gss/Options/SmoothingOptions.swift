@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GSSCore
+import GSSHost
 
 extension Distribution: ExpressibleByArgument {}
 extension SamplingStrategy: ExpressibleByArgument {}
@@ -16,7 +17,7 @@ struct SmoothingOptions: ParsableArguments {
     @Option(name: .customLong("dist"), help: "The smoothing distribution.")
     var distribution: Distribution = .logistic
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal). Default: 1.", valueName: "γ"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("γ > 0: one number, or one per input (diagonal). Default: the plugin's typical scale per input ('gss info'), else 1.", valueName: "γ"),
             transform: NumberList.init(parsing:))
     var scale: NumberList?
 
@@ -58,11 +59,12 @@ struct SmoothingOptions: ParsableArguments {
     /// Where the estimates run: this process, or every MPI rank (rank 0 keeping the journal).
     func executor() throws -> any ChunkExecutor { try Ranks.executor(journal: journal) }
 
-    /// The configuration for a black box with n inputs (the scale matrix is read and checked
-    /// here), with a fresh random seed when none was given.
-    func configuration(inputCount n: Int) throws -> SmoothingConfiguration {
+    /// The configuration for `box` (the scale matrix is read and checked here), with a fresh
+    /// random seed when none was given; γ is --scale, else the typical scale, else 1.
+    func configuration(for box: OpenedBlackBox) throws -> SmoothingConfiguration {
+        let n = box.blackBox.inputCount
         var configuration = SmoothingConfiguration(
-            distribution: distribution, scale: scale?.values ?? [1], samples: samples, sampler: sampler,
+            distribution: distribution, scale: scale?.values ?? implicitScale(of: box), samples: samples, sampler: sampler,
             antithetic: antithetic, covariate: covariate,
             // Drawn once, on rank 0, for every rank (and kept in the journal, so that a rerun resumes).
             seed: try seed ?? executor().fromCoordinator(.unsigned, recorded: true) { UInt64.random(in: 0...UInt64(UInt32.max)) })
@@ -114,9 +116,20 @@ struct SmoothingOptions: ParsableArguments {
         return try ScaleMatrix(dimension: n, entries: values)
     }
 
+    /// γ when neither --scale nor --scale-matrix is given.
+    func implicitScale(of box: OpenedBlackBox) -> [Double] {
+        scaleMatrix == nil ? box.typicalScale ?? [1] : [1]
+    }
+
+    /// The line for stderr saying that γ is the plugin's typical scale, when it is.
+    func typicalScaleNote(of box: OpenedBlackBox) -> String? {
+        guard scale == nil, scaleMatrix == nil, let typical = box.typicalScale else { return nil }
+        return "gss: no --scale given, so γ = \(formatRow(typical)), the typical scale per input of \(box.blackBox.displayName)"
+    }
+
     /// The scale for messages: "γ = …" or "L from FILE".
-    var scaleDescription: String {
+    func scaleDescription(_ configuration: SmoothingConfiguration) -> String {
         if let scaleMatrix { return "L = \(scaleMatrix.dropFirst())" }
-        return "γ = " + (scale?.values ?? [1]).map { "\($0)" }.joined(separator: ",")
+        return "γ = " + configuration.scale.map { "\($0)" }.joined(separator: ",")
     }
 }
