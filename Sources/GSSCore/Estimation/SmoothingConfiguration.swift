@@ -86,6 +86,10 @@ public struct SmoothingConfiguration: Sendable, Equatable {
             throw .invalidConfiguration(
                 "--wrt scale would produce \(m)·\(scaleFeatures) = \(m * scaleFeatures) numbers, more than the limit of \(Self.maximumExtraOutputEntries); use fewer outputs or a diagonal --scale")
         }
+        if estimatesCovariance && samples <= CovarianceSums.minimumBatchSamples {
+            throw .invalidConfiguration(
+                "--covariance needs more than \(CovarianceSums.minimumBatchSamples) samples: its standard errors compare batches of \(CovarianceSums.minimumBatchSamples), and --samples \(samples) makes one")
+        }
         if estimatesCovariance {
             let features = n + (differentiatesScale ? scaleFeatures : 0)
             let (squared, overflow1) = m.multipliedReportingOverflow(by: m)
