@@ -110,6 +110,17 @@ struct ExecCommandTests {
         #expect(survivors(ofGroups: groups).isEmpty, "processes outlived gss")
     }
 
+    @Test("programs that ignore end of file are ended together: 8 workers take about one grace second, not 8")
+    func teardownTogether() throws {
+        let start = Date()
+        let run = try runGSS(
+            ["grad", "--exec", "while read a; do echo $a; done; exec sleep 30", "--n", "1", "--m", "1", "--x", "0.5",
+             "--samples", "4096", "--threads", "8", "--seed", "3", "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let seconds = Date().timeIntervalSince(start)
+        #expect(seconds < 5, "teardown took \(seconds) s")
+    }
+
     @Test("--exec-each --exec-timeout names the row too")
     func eachRowTimeout() throws {
         try expectFailure(
