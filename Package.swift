@@ -23,7 +23,7 @@ let bundledPlugins: [BundledPlugin] = [
 let fixturePlugins: [BundledPlugin] = [
     "NoEntry", "NullEntry", "SmallStruct", "NullMember", "WrongMajor", "BadID", "Counting", "EvalError",
     // One fault each for `gss conform` and `--isolate` to catch.
-    "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
+    "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "PartialOutput", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
     // Not a plugin: plain C functions with closed forms for the libffi tests.
     "CFunctions",

@@ -254,6 +254,15 @@ struct SymbolCommandTests {
         estimate.expectValue([3, 9])
     }
 
+    @Test("an array function that writes y[0] of m = 2 fails grad as it fails eval (unwritten outputs are NaN)")
+    func unwrittenOutput() throws {
+        let function = ["--symbol", Self.fixture + ":gss_fixture_first_of_two", "--signature", "void(const double*, double*)",
+                        "--n", "1", "--m", "2", "--x", "0.5"]
+        try expectFailure(["grad"] + function + ["--samples", "256", "--seed", "1"], status: 1,
+                          mentions: ["failed at ", "non-finite output (nan in output 1)"])
+        try expectFailure(["eval"] + function, status: 1, mentions: ["non-finite output (nan in output 1)"])
+    }
+
     @Test("an array function with a step in each coordinate: a diagonal of logistic densities")
     func steps() throws {
         let estimate = try Estimate([

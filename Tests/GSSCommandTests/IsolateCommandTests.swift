@@ -60,13 +60,24 @@ struct IsolateCommandTests {
         let run = ["--x", "-5", "--samples", "65536", "--seed", "1", "--threads", "2", "--format", "json"]
         let failedAt = "failed at sample "
         try expectFailure(["grad", Products.fixture("segfault"), "--isolate"] + run,
-                          mentions: ["plugin 'segfault' " + failedAt, "(input [", "killed by SIGSEGV (segmentation fault)", "that starts with this input"])
+                          mentions: ["plugin 'segfault' " + failedAt, "(input [", "killed by SIGSEGV (segmentation fault)", "this input is the one that crashes it"])
         try expectFailure(["grad", Products.fixture("abort"), "--isolate"] + run,
                           mentions: ["plugin 'abort' " + failedAt, "(input [", "killed by SIGABRT", "assertion 'x <= 2' failed"])
         try expectFailure(["grad", Products.fixture("hang"), "--eval-timeout", "1"] + run,
                           mentions: ["plugin 'hang' " + failedAt, "(input [", "no answer within 1 s", "--eval-timeout"])
         try expectFailure(["eval", Products.fixture("segfault"), "--isolate", "--x", "3"],
                           mentions: ["plugin 'segfault' failed at x = [3.0]", "SIGSEGV"])
+    }
+
+    @Test("an output the plugin never writes fails grad, in-process and isolated, as it fails eval")
+    func unwrittenOutputs() throws {
+        let run = ["--x", "0.5", "--samples", "256", "--seed", "1", "--threads", "2"]
+        for isolation in [[], ["--isolate"]] {
+            try expectFailure(["grad", Products.fixture("partialoutput")] + isolation + run,
+                              mentions: ["plugin 'partialoutput' failed at ", "non-finite output (nan in output 1)"])
+            try expectFailure(["eval", Products.fixture("partialoutput"), "--x", "0.5"] + isolation,
+                              mentions: ["non-finite output (nan in output 1)"])
+        }
     }
 
     @Test("results with --isolate are bit-identical to results without it")
