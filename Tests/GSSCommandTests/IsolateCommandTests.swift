@@ -80,6 +80,17 @@ struct IsolateCommandTests {
         }
     }
 
+    @Test("--isolate names the row that crashed the batch (x > 2 for these fixtures), not the batch's first row")
+    func culpritRow() throws {
+        for fixture in ["segfault", "abort"] {
+            let run = try runGSS(["grad", Products.fixture(fixture), "--isolate", "--x", "-5", "--samples", "65536", "--seed", "1", "--threads", "2"])
+            #expect(run.status == 1 && run.stderr.contains("this input is the one that crashes it"), "\(run.stderr)")
+            let named = try #require(run.stderr.split(separator: "(input [").dropFirst().first?.split(separator: "]").first, "\(run.stderr)")
+            let input = try #require(Double(named), "\(run.stderr)")
+            #expect(input > 2, "\(fixture): named the input \(input), which does not crash it: \(run.stderr)")
+        }
+    }
+
     @Test("results with --isolate are bit-identical to results without it")
     func identicalResults() throws {
         let arguments = ["grad", "sorter", "--samples", "50000", "--seed", "7", "--threads", "3", "--format", "json"]
