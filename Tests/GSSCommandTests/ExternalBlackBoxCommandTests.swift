@@ -121,6 +121,22 @@ struct ExecCommandTests {
         #expect(seconds < 5, "teardown took \(seconds) s")
     }
 
+    @Test("a daemon a program starts in a new session (setsid) is ended with the program, not left running")
+    func newSessionDaemonEnds() throws {
+        let directory = try temporaryDirectory("exec-setsid")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pidFile = directory + "/daemon"
+        let run = try runGSS(
+            // The program answers only once the daemon has left its session (and written its pid).
+            ["grad", "--exec", "setsid sh -c 'echo $$ > \(pidFile); exec sleep 300' & until [ -s \(pidFile) ]; do sleep 0.05; done; while read a; do echo $a; done",
+             "--n", "1", "--m", "1", "--x", "0.5", "--samples", "256", "--threads", "1", "--seed", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let daemon = try #require(recordedGroups(in: pidFile, count: 1, timeout: 5).first, "the daemon never started")
+        let alive = !survivors(ofGroups: [daemon], timeout: 2).isEmpty
+        if alive { kill(daemon, SIGKILL) }
+        #expect(!alive, "the daemon \(daemon) outlived gss")
+    }
+
     @Test("--exec-each --exec-timeout names the row too")
     func eachRowTimeout() throws {
         try expectFailure(

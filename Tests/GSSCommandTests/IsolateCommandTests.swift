@@ -69,6 +69,23 @@ struct IsolateCommandTests {
                           mentions: ["plugin 'segfault' failed at x = [3.0]", "SIGSEGV"])
     }
 
+    @Test("an in-process plugin crash ends gss with one sentence (plugin, signal, batch, --isolate hint) and exit 1, no backtrace")
+    func inProcessCrash() throws {
+        let run = ["--x", "3", "--samples", "256", "--seed", "1"]
+        try expectFailure(["grad", Products.fixture("segfault"), "--threads", "2"] + run,
+                          mentions: ["error: plugin 'segfault' crashed with SIGSEGV (segmentation fault) while evaluating a batch of ",
+                                     " rows that starts with the input [", "rerun with --isolate"])
+        try expectFailure(["eval", Products.fixture("segfault"), "--x", "3"],
+                          mentions: ["plugin 'segfault' crashed with SIGSEGV", "a batch of 1 row that starts with the input [3.0]"])
+        // The plugin's own last words come first; gss adds its one line.
+        let aborted = try runGSS(["grad", Products.fixture("abort"), "--threads", "1"] + run)
+        let lines = aborted.stderr.split(separator: "\n")
+        #expect(aborted.status == 1 && aborted.stdout.isEmpty, "exit \(aborted.status): \(aborted.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("abort fixture: assertion 'x <= 2' failed")
+                    && lines[1].hasPrefix("error: plugin 'abort' crashed with SIGABRT (abort) while evaluating a batch of "),
+                "\(aborted.stderr)")
+    }
+
     @Test("an output the plugin never writes fails grad, in-process and isolated, as it fails eval")
     func unwrittenOutputs() throws {
         let run = ["--x", "0.5", "--samples", "256", "--seed", "1", "--threads", "2"]
