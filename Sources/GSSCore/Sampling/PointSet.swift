@@ -62,10 +62,6 @@ public struct PointSet: Sendable {
             throw .invalidConfiguration(
                 "--antithetic pairs every sample with its mirror, so --samples must be even, got \(count)")
         }
-        if antithetic && count < 4 {
-            throw .invalidConfiguration(
-                "--antithetic needs --samples of at least 4: the standard errors compare independent pairs, and \(count) samples make one")
-        }
         self.strategy = strategy
         self.antithetic = antithetic
         self.count = count
