@@ -71,6 +71,10 @@ public enum ChildProcessGroups {
     /// Makes gss the reaper of what its programs leave behind: a daemon that left their session
     /// (setsid, double fork) escapes the group kill, but becomes our child, and
     /// `killAdoptedOrphans` ends it. For the command only (a library must not change its host).
+    /// Not caught: a daemon whose parent in its new session still lives when a program ends
+    /// (it is not orphaned yet), anything left after gss itself is SIGKILLed, and, on Ctrl-C or
+    /// SIGTERM, daemons outside the listed groups (the signal handler may only call kill(2)).
+    /// Background jobs in a program's own group die with it and stay zombies until gss exits.
     public static func adoptOrphans() {
         if gss_become_subreaper() == 0 { adopting.store(true, ordering: .sequentiallyConsistent) }
     }
