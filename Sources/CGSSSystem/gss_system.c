@@ -178,7 +178,7 @@ static void crash_handler(int number, siginfo_t *info, void *context) {
         if (shown < call.n) append(&line, ", …");
         append(&line, "]");
     }
-    append(&line, "; rerun with --isolate to run it in worker processes that gss survives and to name the row that crashed it\n");
+    append(&line, "; rerun with --isolate to run it in worker processes that gss survives and to name the row that crashed it.\n");
     size_t written = 0;
     while (written < line.length) {
         ssize_t count = write(2, line.text + written, line.length - written);
