@@ -23,7 +23,7 @@ let bundledPlugins: [BundledPlugin] = [
 let fixturePlugins: [BundledPlugin] = [
     "NoEntry", "NullEntry", "SmallStruct", "NullMember", "WrongMajor", "BadID", "Counting", "EvalError",
     // One fault each for `gss conform` and `--isolate` to catch.
-    "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "WritesInput",
+    "Segfault", "Abort", "Hang", "NaNOutput", "Nondeterministic", "Overrun", "Underrun", "PartialOutput", "WritesInput",
     "AcceptsAnything", "BatchDependent", "RacyReentrant", "Leaky",
     // The shortest-path plugin's previous solver (binary-heap Dijkstra), the reference its tests compare with.
     "ShortestPathReference",

@@ -33,6 +33,9 @@
 #ifndef FIXTURE_DESTROY
 #define FIXTURE_DESTROY fixture_destroy
 #endif
+#ifndef FIXTURE_OUTPUTS
+#define FIXTURE_OUTPUTS 1
+#endif
 #ifndef FIXTURE_FLAGS
 #define FIXTURE_FLAGS (GSS_F_REENTRANT | GSS_F_DETERMINISTIC)
 #endif
@@ -61,7 +64,7 @@ __attribute__((unused)) static void fixture_destroy(gss_instance *instance) {
 static void fixture_dims(const gss_instance *instance, size_t *n, size_t *m) {
     (void)instance;
     *n = 1;
-    *m = 1;
+    *m = FIXTURE_OUTPUTS;
 }
 
 __attribute__((unused)) static gss_status fixture_evaluate(gss_instance *instance, const double *x, size_t batch,

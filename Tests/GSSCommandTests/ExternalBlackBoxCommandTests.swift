@@ -110,6 +110,33 @@ struct ExecCommandTests {
         #expect(survivors(ofGroups: groups).isEmpty, "processes outlived gss")
     }
 
+    @Test("programs that ignore end of file are ended together: 8 workers take about one grace second, not 8")
+    func teardownTogether() throws {
+        let start = Date()
+        let run = try runGSS(
+            ["grad", "--exec", "while read a; do echo $a; done; exec sleep 30", "--n", "1", "--m", "1", "--x", "0.5",
+             "--samples", "4096", "--threads", "8", "--seed", "3", "--format", "json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let seconds = Date().timeIntervalSince(start)
+        #expect(seconds < 5, "teardown took \(seconds) s")
+    }
+
+    @Test("a daemon a program starts in a new session (setsid) is ended with the program, not left running")
+    func newSessionDaemonEnds() throws {
+        let directory = try temporaryDirectory("exec-setsid")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pidFile = directory + "/daemon"
+        let run = try runGSS(
+            // The program answers only once the daemon has left its session (and written its pid).
+            ["grad", "--exec", "setsid sh -c 'echo $$ > \(pidFile); exec sleep 300' & until [ -s \(pidFile) ]; do sleep 0.05; done; while read a; do echo $a; done",
+             "--n", "1", "--m", "1", "--x", "0.5", "--samples", "256", "--threads", "1", "--seed", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let daemon = try #require(recordedGroups(in: pidFile, count: 1, timeout: 5).first, "the daemon never started")
+        let alive = !survivors(ofGroups: [daemon], timeout: 2).isEmpty
+        if alive { kill(daemon, SIGKILL) }
+        #expect(!alive, "the daemon \(daemon) outlived gss")
+    }
+
     @Test("--exec-each --exec-timeout names the row too")
     func eachRowTimeout() throws {
         try expectFailure(
@@ -241,6 +268,15 @@ struct SymbolCommandTests {
         ])
         estimate.expectJacobian([[2, -1, 0.5], [-1, 0, 3]])
         estimate.expectValue([3, 9])
+    }
+
+    @Test("an array function that writes y[0] of m = 2 fails grad as it fails eval (unwritten outputs are NaN)")
+    func unwrittenOutput() throws {
+        let function = ["--symbol", Self.fixture + ":gss_fixture_first_of_two", "--signature", "void(const double*, double*)",
+                        "--n", "1", "--m", "2", "--x", "0.5"]
+        try expectFailure(["grad"] + function + ["--samples", "256", "--seed", "1"], status: 1,
+                          mentions: ["failed at ", "non-finite output (nan in output 1)"])
+        try expectFailure(["eval"] + function, status: 1, mentions: ["non-finite output (nan in output 1)"])
     }
 
     @Test("an array function with a step in each coordinate: a diagonal of logistic densities")

@@ -192,6 +192,23 @@ struct GradExtrasTests {
         #expect(image.status == 2 && image.stderr.contains("--covariance would produce"), "\(image.stderr)")
     }
 
+    @Test("what cannot be estimated is refused instead of printed as null: a 1e-308·I scale matrix, one antithetic pair, one covariance batch")
+    func undefinedEstimatesAreRefused() throws {
+        let tiny = try Self.file("tiny.json", Data("[[1e-308, 0, 0], [0, 1e-308, 0], [0, 0, 1e-308]]".utf8))
+        let sorter = ["grad", "sorter", "-o", "n=3", "--seed", "1", "--format", "json"]
+        try expectFailure(sorter + ["--samples", "256", "--scale-matrix", "@" + tiny], status: 2,
+                          mentions: ["--scale-matrix is too small to estimate with: its inverse has an entry of ", "rescale the inputs"])
+        try expectFailure(sorter + ["--samples", "2", "--antithetic"], status: 2,
+                          mentions: ["--antithetic needs --samples of at least 4"])
+        try expectFailure(sorter + ["--samples", "32", "--covariance"], status: 2,
+                          mentions: ["--covariance needs more than 32 samples"])
+        // Just enough: every number printed is a number.
+        for extra in [["--samples", "4", "--antithetic"], ["--samples", "34", "--covariance"]] {
+            let run = try runGSS(sorter + extra)
+            #expect(run.status == 0 && !run.stdout.contains("null") && !run.stdout.contains("nan"), "\(extra): \(run.stdout) \(run.stderr)")
+        }
+    }
+
     @Test("memory for the covariance and scale derivatives does not grow with the number of samples")
     func memoryIndependentOfSamples() throws {
         func peak(_ samples: Int) throws -> Int {

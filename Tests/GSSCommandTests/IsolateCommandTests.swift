@@ -60,13 +60,52 @@ struct IsolateCommandTests {
         let run = ["--x", "-5", "--samples", "65536", "--seed", "1", "--threads", "2", "--format", "json"]
         let failedAt = "failed at sample "
         try expectFailure(["grad", Products.fixture("segfault"), "--isolate"] + run,
-                          mentions: ["plugin 'segfault' " + failedAt, "(input [", "killed by SIGSEGV (segmentation fault)", "that starts with this input"])
+                          mentions: ["plugin 'segfault' " + failedAt, "(input [", "killed by SIGSEGV (segmentation fault)", "this input is the one that crashes it"])
         try expectFailure(["grad", Products.fixture("abort"), "--isolate"] + run,
                           mentions: ["plugin 'abort' " + failedAt, "(input [", "killed by SIGABRT", "assertion 'x <= 2' failed"])
         try expectFailure(["grad", Products.fixture("hang"), "--eval-timeout", "1"] + run,
                           mentions: ["plugin 'hang' " + failedAt, "(input [", "no answer within 1 s", "--eval-timeout"])
         try expectFailure(["eval", Products.fixture("segfault"), "--isolate", "--x", "3"],
                           mentions: ["plugin 'segfault' failed at x = [3.0]", "SIGSEGV"])
+    }
+
+    @Test("an in-process plugin crash ends gss with one sentence (plugin, signal, batch, --isolate hint) and exit 1, no backtrace")
+    func inProcessCrash() throws {
+        let run = ["--x", "3", "--samples", "256", "--seed", "1"]
+        try expectFailure(["grad", Products.fixture("segfault"), "--threads", "2"] + run,
+                          mentions: ["error: plugin 'segfault' crashed with SIGSEGV (segmentation fault) while evaluating a batch of ",
+                                     " rows that starts with the input [", "rerun with --isolate"])
+        try expectFailure(["eval", Products.fixture("segfault"), "--x", "3"],
+                          mentions: ["plugin 'segfault' crashed with SIGSEGV", "a batch of 1 row that starts with the input [3.0]"])
+        // The plugin's own last words come first; gss adds its one line.
+        let aborted = try runGSS(["grad", Products.fixture("abort"), "--threads", "1"] + run)
+        let lines = aborted.stderr.split(separator: "\n")
+        #expect(aborted.status == 1 && aborted.stdout.isEmpty, "exit \(aborted.status): \(aborted.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("abort fixture: assertion 'x <= 2' failed")
+                    && lines[1].hasPrefix("error: plugin 'abort' crashed with SIGABRT (abort) while evaluating a batch of "),
+                "\(aborted.stderr)")
+    }
+
+    @Test("an output the plugin never writes fails grad, in-process and isolated, as it fails eval")
+    func unwrittenOutputs() throws {
+        let run = ["--x", "0.5", "--samples", "256", "--seed", "1", "--threads", "2"]
+        for isolation in [[], ["--isolate"]] {
+            try expectFailure(["grad", Products.fixture("partialoutput")] + isolation + run,
+                              mentions: ["plugin 'partialoutput' failed at ", "non-finite output (nan in output 1)"])
+            try expectFailure(["eval", Products.fixture("partialoutput"), "--x", "0.5"] + isolation,
+                              mentions: ["non-finite output (nan in output 1)"])
+        }
+    }
+
+    @Test("--isolate names the row that crashed the batch (x > 2 for these fixtures), not the batch's first row")
+    func culpritRow() throws {
+        for fixture in ["segfault", "abort"] {
+            let run = try runGSS(["grad", Products.fixture(fixture), "--isolate", "--x", "-5", "--samples", "65536", "--seed", "1", "--threads", "2"])
+            #expect(run.status == 1 && run.stderr.contains("this input is the one that crashes it"), "\(run.stderr)")
+            let named = try #require(run.stderr.split(separator: "(input [").dropFirst().first?.split(separator: "]").first, "\(run.stderr)")
+            let input = try #require(Double(named), "\(run.stderr)")
+            #expect(input > 2, "\(fixture): named the input \(input), which does not crash it: \(run.stderr)")
+        }
     }
 
     @Test("results with --isolate are bit-identical to results without it")

@@ -195,6 +195,36 @@ struct CovarianceTests {
         }
     }
 
+    /// Three batches of 32 (C − 1 = 2 against C = 3 is a factor 1.22 in the error).
+    @Test("batch-means standard errors equal their definition: √(Σ b_c (X_c − X̂)² / ((C − 1) s))")
+    func batchMeansMatchDefinition() {
+        let (batch, batches, m, p) = (CovarianceSums.minimumBatchSamples, 3, 2, 1)
+        let rows = batch * batches
+        let r = MomentSumsTests.data(rows: rows, columns: m, seed: 7)
+        let f = MomentSumsTests.data(rows: rows, columns: p, seed: 8)
+        var sums = CovarianceSums(responseCount: m, featureCount: p, unitSize: 1)
+        var perBatch: [(covariance: [Double], gradient: [Double])] = []
+        for c in 0..<batches {
+            let (rs, fs) = (Array(r[(c * batch * m)..<((c + 1) * batch * m)]), Array(f[(c * batch * p)..<((c + 1) * batch * p)]))
+            var chunk = CovarianceSums(responseCount: m, featureCount: p, unitSize: 1)
+            chunk.add(responses: rs, features: fs, rows: batch)
+            sums.mergeChunk(chunk)
+            perBatch.append(Self.pairReference(responses: rs, features: fs, rows: batch, m: m, p: p, unitSize: 1))
+        }
+        let estimate = sums.estimate()
+        func batchMeansError(_ whole: Double, _ parts: [Double]) -> Double {
+            (parts.reduce(0.0) { $0 + Double(batch) * ($1 - whole) * ($1 - whole) } / (Double(batches - 1) * Double(rows))).squareRoot()
+        }
+        for k in 0..<(m * m) {
+            let expected = batchMeansError(estimate.covariance[k], perBatch.map { $0.covariance[k] })
+            #expect(estimate.covarianceStderr[k].isApproximatelyEqual(to: expected, relativeTolerance: 1e-9), "G entry \(k)")
+        }
+        for k in 0..<(m * m * p) {
+            let expected = batchMeansError(estimate.gradient[k], perBatch.map { $0.gradient[k] })
+            #expect(estimate.gradientStderr[k].isApproximatelyEqual(to: expected, relativeTolerance: 1e-9), "∂G entry \(k)")
+        }
+    }
+
     @Test("the covariance is bit-identical for every thread count")
     func reproducibleAcrossThreads() throws {
         let configuration = SmoothingConfiguration(

@@ -74,6 +74,11 @@ struct MedianTests {
         for (h, expected) in zip(median.conditionalMedians(), reference.conditional) {
             #expect(h.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-13))
         }
+        // Sen's standard error of the value, k · sd(H)/√s, from the enumerated H_i.
+        let meanH = reference.conditional.reduce(0, +) / Double(s)
+        let varianceH = reference.conditional.reduce(0.0) { $0 + ($1 - meanH) * ($1 - meanH) } / Double(s - 1)
+        #expect(median.valueStderr.isApproximatelyEqual(
+            to: Double(k) * (varianceH / Double(s)).squareRoot(), absoluteTolerance: 1e-12, relativeTolerance: 1e-10))
         if k < s {
             let leaveOneOut = try #require(median.leaveOneOutValues())
             for (loo, expected) in zip(leaveOneOut, reference.leaveOneOut) {
@@ -102,23 +107,14 @@ struct MedianTests {
 
     @Test("the paper's eq. 98 (the median's own score only) would be biased: f(x) = x, Gaussian, k = 3")
     func ownScoreAloneIsBiased() throws {
-        // E[median · score(median's own ε)] = E[med²] ≈ 0.449 for three standard normals, not 1.
-        let s = 60000
-        let points = try PointSet(strategy: .mc, antithetic: false, count: s, dimension: 1, seed: 2)
-        var u = [Double](repeating: 0, count: s)
-        points.fill(start: 0, rows: s, into: &u)
-        let e = u.map { Distribution.gaussian.quantile($0) }
-        var ownScore = 0.0
-        var allScores = 0.0
-        let triples = s / 3
-        for t in 0..<triples {
-            let triple = [e[3 * t], e[3 * t + 1], e[3 * t + 2]]
-            let med = Self.median(triple)
-            ownScore += med * med
-            allScores += med * triple.reduce(0, +)
-        }
-        #expect(abs(ownScore / Double(triples) - 0.449) < 0.02)
-        #expect(abs(allScores / Double(triples) - 1) < 0.05)
+        // The estimator's gradient of the smoothed median of x + ε is 1; the median's own score
+        // alone would give E[med · score(med's ε)] = E[med²] ≈ 0.449 for three standard normals.
+        let identity = ClosureBlackBox(inputCount: 1, outputCount: 1) { x in [x[0]] }
+        let configuration = SmoothingConfiguration(
+            distribution: .gaussian, samples: 60000, sampler: .mc, covariate: .none, seed: 2, medianSampleCount: 3)
+        let estimate = try Smoother(configuration: configuration).estimate(identity, at: [0])
+        expectWithinStandardErrors(estimate.jacobian, [1], stderr: estimate.jacobianStderr, "median gradient")
+        #expect(abs(estimate.jacobian[0] - 0.449) > 20 * estimate.jacobianStderr[0], "indistinguishable from eq. 98's 0.449")
     }
 
     static let symmetric: [Distribution] = Distribution.allCases.filter(\.isSymmetric)
@@ -241,6 +237,7 @@ struct MedianTests {
             let spread = (estimates.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / Double(repeats - 1)).squareRoot()
             let reported = errors.reduce(0, +) / Double(repeats)
             #expect(reported / spread > 0.85 && reported / spread < 1.18, "k=\(k) \(covariate) \(name): reported \(reported) vs spread \(spread)")
+            expectCalibrated(estimates, stderr: errors, truth: truth, "k=\(k) \(covariate) \(name)")
             #expect(abs(mean - truth) <= 5 * spread / Double(repeats).squareRoot(), "k=\(k) \(covariate) \(name): mean \(mean) vs \(truth)")
         }
     }

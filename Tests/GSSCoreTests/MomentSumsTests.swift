@@ -54,6 +54,35 @@ struct MomentSumsTests {
                 #expect(estimate.gradientStderr[k].isApproximatelyEqual(to: expected.stderr[k], relativeTolerance: 1e-10))
             }
         }
+        // The value's standard error: the sample spread of the units' sums of R, over √units, per sample.
+        let estimate = sums.estimate(baseline: .leaveOneOut)
+        let units = rows / unitSize
+        for a in 0..<q {
+            let unitSums = (0..<units).map { u in (0..<unitSize).reduce(0.0) { $0 + r[(u * unitSize + $1) * q + a] } }
+            let mean = unitSums.reduce(0, +) / Double(units)
+            let variance = unitSums.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / Double(units - 1)
+            let expected = (Double(units) * variance).squareRoot() / Double(rows)
+            #expect(estimate.meanStderr[a].isApproximatelyEqual(to: expected, relativeTolerance: 1e-10), "response \(a)")
+        }
+    }
+
+    /// Three samples worked out by hand (R = 1, 2, 4; Φ = 1, −1, 2), where s and s − 1 differ by half.
+    @Test("three samples by hand: value, its standard error, both baselines' gradients and their standard errors")
+    func threeSamplesByHand() {
+        var sums = MomentSums(responseCount: 1, featureCount: 1, unitSize: 1)
+        sums.add(responses: [1, 2, 4], features: [1, -1, 2], rows: 3)
+        let constant = sums.estimate(baseline: .constant([0]))
+        // Mean 7/3; sample variance ((4 + 1 + 25)/9)/2 = 7/3, so the standard error is √(7/3 / 3) = √7/3.
+        #expect(constant.mean[0].isApproximatelyEqual(to: 7.0 / 3, relativeTolerance: 1e-14))
+        #expect(constant.meanStderr[0].isApproximatelyEqual(to: 7.0.squareRoot() / 3, relativeTolerance: 1e-14))
+        // h = RΦ = 1, −2, 8: mean 7/3, sample variance 79/3, standard error √(3 · 79/3)/3 = √79/3.
+        #expect(constant.gradient[0].isApproximatelyEqual(to: 7.0 / 3, relativeTolerance: 1e-14))
+        #expect(constant.gradientStderr[0].isApproximatelyEqual(to: 79.0.squareRoot() / 3, relativeTolerance: 1e-13))
+        // Leave-one-out baselines c = 3, 2.5, 1.5: Σ(R − c)Φ / s = 3.5/3 = 7/6 (that is Σ(R − R̄)Φ/(s − 1));
+        // h = (R − R̄)Φ = −4/3, 1/3, 10/3 has sample variance 151/27, so √(3 · 151/27)/2 = √151/6.
+        let leaveOneOut = sums.estimate(baseline: .leaveOneOut)
+        #expect(leaveOneOut.gradient[0].isApproximatelyEqual(to: 7.0 / 6, relativeTolerance: 1e-13))
+        #expect(leaveOneOut.gradientStderr[0].isApproximatelyEqual(to: 151.0.squareRoot() / 6, relativeTolerance: 1e-13))
     }
 
     @Test("merging chunk sums equals adding all rows at once")

@@ -70,6 +70,26 @@ struct PointSetTests {
         #expect(actual == expected)
     }
 
+    /// Where a Latin hypercube point lies inside its stratum (u·s − ⌊u·s⌋): the centre for
+    /// qmc-latin, uniform for rqmc-latin's jitter, with or without antithetic pairs.
+    @Test("rqmc-latin jitters inside every stratum and qmc-latin sits at the centres, with or without antithetic pairs", arguments: [false, true])
+    func latinJitter(antithetic: Bool) throws {
+        let count = 2048
+        for strategy in [SamplingStrategy.qmcLatin, .rqmcLatin] {
+            let set = try PointSet(strategy: strategy, antithetic: antithetic, count: count, dimension: 2, seed: 7)
+            let offsets = Self.points(set).map { $0 * Double(count) - ($0 * Double(count)).rounded(.down) }
+            if strategy == .qmcLatin {
+                #expect(offsets.allSatisfy { abs($0 - 0.5) < 1e-6 }, "qmc-latin antithetic=\(antithetic) left a stratum's centre")
+            } else {
+                // Uniform offsets: mean 1/2, variance 1/12 (each known to within a few per cent here).
+                let mean = offsets.reduce(0, +) / Double(offsets.count)
+                let variance = offsets.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / Double(offsets.count - 1)
+                #expect(abs(mean - 0.5) < 0.03 && abs(variance * 12 - 1) < 0.1,
+                        "rqmc-latin antithetic=\(antithetic): offsets have mean \(mean), variance \(variance) (uniform: 0.5, 1/12)")
+            }
+        }
+    }
+
     @Test("antithetic samples come in mirrored pairs", arguments: [SamplingStrategy.mc, .qmcLatin, .rqmcLatin])
     func antitheticPairs(strategy: SamplingStrategy) throws {
         let set = try PointSet(strategy: strategy, antithetic: true, count: 64, dimension: 3, seed: 11)

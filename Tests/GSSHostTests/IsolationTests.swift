@@ -56,9 +56,10 @@ struct IsolationTests {
         let error = try #require(crashed.error)
         #expect(error.code == .workerCrashed && !error.isUsageError)
         #expect(error.message.contains("killed by SIGSEGV"), "\(error.message)")
-        #expect(error.message.contains("a batch of 4 rows that starts with this input"))
-        // Every row NaN: callers blame the batch's first row.
-        #expect(crashed.outputs.allSatisfy { $0.isNaN })
+        #expect(error.message.contains("a batch of 4 rows; this input is the one that crashes it"), "\(error.message)")
+        // Rerun in halves: the rows before the culprit (x = 3, row 2) hold their outputs and the
+        // culprit onwards is NaN, so callers blame the culprit.
+        #expect(Array(crashed.outputs[0..<2]) == [2, 2] && crashed.outputs[2...].allSatisfy { $0.isNaN }, "\(crashed.outputs)")
         #expect(!exists(pid), "the crashed worker \(pid) was not reaped")
         let again = try #require(evaluate(box, [1]).error)
         #expect(again.message.contains("already failed"))

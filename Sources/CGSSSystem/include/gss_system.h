@@ -28,4 +28,25 @@ size_t gss_heap_bytes_in_use(void);
  * belongs to the loader. */
 const char *gss_shared_object_containing(const void *address);
 
+/* Makes this process the reaper of its orphaned descendants (prctl(PR_SET_CHILD_SUBREAPER)), so
+ * that a daemon started by a child (setsid, double fork) becomes our child instead of init's;
+ * 0 or -1 with errno. */
+int gss_become_subreaper(void);
+
+/* Up to `capacity` pids of our children (of any thread) that run in another session than ours:
+ * orphans adopted as subreaper that left the session (children we started keep ours). */
+size_t gss_children_in_other_sessions(int *pids, size_t capacity);
+
+/* Crashes of in-process plugins. Once installed (by the command, never by the library), a fatal
+ * signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT) raised on a thread that is inside a plugin call
+ * writes one line to stderr (the plugin, the signal, the batch, the hint to rerun with --isolate)
+ * and _exit(1)s, instead of the Swift runtime's backtrace; on any other thread it goes to the
+ * handler that was there before. */
+void gss_crash_guard_install(void);
+
+/* Marks this thread as inside a call of plugin `plugin` on `rows` rows of `inputs` (n numbers each);
+ * the strings and numbers must stay valid until gss_crash_guard_leave. */
+void gss_crash_guard_enter(const char *plugin, const double *inputs, size_t rows, size_t n);
+void gss_crash_guard_leave(void);
+
 #endif

@@ -44,6 +44,13 @@ public struct ScaleMatrix: Sendable, Equatable {
             throw .invalidConfiguration(
                 "--scale-matrix is numerically singular: its condition number \(condition) exceeds 1/(n·ε) = \(limit); L must be invertible")
         }
+        // Every score is multiplied by L⁻¹ and the standard errors square the products with the
+        // outputs: beyond this they overflow, and every Jacobian entry would come out NaN.
+        let largestInverse = inverse.reduce(0.0) { max($0, abs($1)) }
+        guard largestInverse <= Self.inverseLimit else {
+            throw .invalidConfiguration(
+                "--scale-matrix is too small to estimate with: its inverse has an entry of \(largestInverse), and beyond \(Self.inverseLimit) the scores it multiplies overflow a double in the standard errors; rescale the inputs instead")
+        }
         dimension = n
         self.entries = entries
         var transposed = [Double](repeating: 0, count: n * n)
@@ -53,6 +60,9 @@ public struct ScaleMatrix: Sendable, Equatable {
         inverseTranspose = transposed
         conditionNumber = max(1, condition)
     }
+
+    /// The largest entry of L⁻¹ accepted (noise scales down to about 1e-100).
+    static let inverseLimit = 1e100
 
     /// The diagonal matrix diag(γ).
     public static func diagonal(_ gamma: [Double]) throws(SmoothingError) -> ScaleMatrix {

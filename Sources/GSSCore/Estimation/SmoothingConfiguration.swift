@@ -86,6 +86,14 @@ public struct SmoothingConfiguration: Sendable, Equatable {
             throw .invalidConfiguration(
                 "--wrt scale would produce \(m)·\(scaleFeatures) = \(m * scaleFeatures) numbers, more than the limit of \(Self.maximumExtraOutputEntries); use fewer outputs or a diagonal --scale")
         }
+        if antithetic && (2...3).contains(samples) {
+            throw .invalidConfiguration(
+                "--antithetic needs --samples of at least 4: the standard errors compare independent pairs, and \(samples) samples make one")
+        }
+        if estimatesCovariance && samples <= CovarianceSums.minimumBatchSamples {
+            throw .invalidConfiguration(
+                "--covariance needs more than \(CovarianceSums.minimumBatchSamples) samples: its standard errors compare batches of \(CovarianceSums.minimumBatchSamples), and --samples \(samples) makes one")
+        }
         if estimatesCovariance {
             let features = n + (differentiatesScale ? scaleFeatures : 0)
             let (squared, overflow1) = m.multipliedReportingOverflow(by: m)

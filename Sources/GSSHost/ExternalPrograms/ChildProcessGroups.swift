@@ -1,3 +1,4 @@
+import CGSSSystem
 import Glibc
 import Synchronization
 
@@ -61,6 +62,38 @@ public enum ChildProcessGroups {
         (0..<capacity).compactMap { index in
             let group = slots[index].load(ordering: .sequentiallyConsistent)
             return group == 0 ? nil : group
+        }
+    }
+
+    /// Set once this process reaps orphaned descendants (`adoptOrphans`).
+    private static let adopting = Atomic<Bool>(false)
+
+    /// Makes gss the reaper of what its programs leave behind: a daemon that left their session
+    /// (setsid, double fork) escapes the group kill, but becomes our child, and
+    /// `killAdoptedOrphans` ends it. For the command only (a library must not change its host).
+    /// Not caught: a daemon whose parent in its new session still lives when a program ends
+    /// (it is not orphaned yet), anything left after gss itself is SIGKILLed, and, on Ctrl-C or
+    /// SIGTERM, daemons outside the listed groups (the signal handler may only call kill(2)).
+    /// Background jobs in a program's own group die with it and stay zombies until gss exits.
+    public static func adoptOrphans() {
+        if gss_become_subreaper() == 0 { adopting.store(true, ordering: .sequentiallyConsistent) }
+    }
+
+    /// SIGKILL to every adopted child in another session (and its group), and reaps it; its own
+    /// children are adopted in turn, so this repeats until none is left (or 32 rounds).
+    static func killAdoptedOrphans() {
+        guard adopting.load(ordering: .sequentiallyConsistent) else { return }
+        var pids = [Int32](repeating: 0, count: 256)
+        for _ in 0..<32 {
+            let count = gss_children_in_other_sessions(&pids, pids.count)
+            if count == 0 { return }
+            for pid in pids[0..<count] {
+                let group = getpgid(pid)
+                if group > 0 && group != getpgrp() { SystemCalls.killProcessGroup(group) }
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            }
         }
     }
 

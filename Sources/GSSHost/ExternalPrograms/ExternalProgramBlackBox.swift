@@ -67,11 +67,29 @@ public struct ExternalProgramBlackBox: BlackBox {
     public var outputCount: Int { settings.outputCount }
     public var displayName: String { "program '\(ProgramSettings.shortened(command))'" }
 
-    /// One running program per worker; they share nothing.
+    /// One running program per worker; they share nothing but their teardown.
     public func makeEvaluators(count: Int) throws -> [any BatchEvaluator] {
+        let fleet = ProgramFleet()
         var evaluators: [any BatchEvaluator] = []
-        for _ in 0..<max(count, 1) { evaluators.append(try FilterEvaluator(command: command, settings: settings)) }
+        for _ in 0..<max(count, 1) { evaluators.append(try FilterEvaluator(command: command, settings: settings, fleet: fleet)) }
         return evaluators
+    }
+}
+
+/// The programs of one `makeEvaluators` call, ended together: each evaluator closes its
+/// program's stdin as it goes, and the last one gone waits one grace period for all of them at
+/// once, then kills what is left (one after another, 16 ignoring end of file took 16 s).
+final class ProgramFleet: Sendable {
+    private let processes = Mutex<[ProgramProcess]>([])
+
+    func add(_ process: ProgramProcess) { processes.withLock { $0.append(process) } }
+
+    deinit {
+        let all = processes.withLock { $0 }
+        let deadline = ContinuousClock.now + ProgramSettings.exitGrace
+        for process in all { process.waitForExit(timeout: max(deadline - ContinuousClock.now, .zero)) }
+        for process in all { process.kill() }
+        for process in all { process.finish() }
     }
 }
 
@@ -88,13 +106,18 @@ final class FilterEvaluator: BatchEvaluator, @unchecked Sendable {
     /// After a failure the program is gone; every later call reports the same failure.
     private var failure: ExternalProgramError?
 
-    init(command: String, settings: ProgramSettings) throws(ExternalProgramError) {
+    /// Kept alive until every sibling is gone, so that their programs end together.
+    private let fleet: ProgramFleet
+
+    init(command: String, settings: ProgramSettings, fleet: ProgramFleet) throws(ExternalProgramError) {
         self.settings = settings
+        self.fleet = fleet
         process = try ProgramProcess(command: command, withStandardInput: true)
+        fleet.add(process)
     }
 
-    /// End of file on its stdin, a moment to exit, then its group is killed and it is reaped.
-    deinit { process.finish(grace: ProgramSettings.exitGrace) }
+    /// End of file on its stdin; the fleet gives it a moment to exit, then kills its group and reaps it.
+    deinit { process.closeStandardInput() }
 
     func evaluate(_ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>) throws {
         if let failure { throw failure }

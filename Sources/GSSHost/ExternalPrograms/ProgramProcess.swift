@@ -176,6 +176,7 @@ final class ProgramProcess: @unchecked Sendable {
         waitForExit(timeout: .seconds(10))
         kill()  // stragglers that were started after the first kill
         ChildProcessGroups.unregister(processGroup)
+        ChildProcessGroups.killAdoptedOrphans()
         for descriptor in [standardOutput, standardError, exitNotice] { try? descriptor.close() }
     }
 }

@@ -187,6 +187,8 @@ final class ForeignFunctionEvaluator: BatchEvaluator, @unchecked Sendable {
         let m = blackBox.outputCount
         switch blackBox.signature {
         case .array:
+            // Outputs the function never writes stay NaN and fail the estimate instead of counting as zero.
+            outputs.update(repeating: .nan, count: rows * m)
             for row in 0..<rows {
                 interface.arguments.storeBytes(of: UnsafeRawPointer(inputs + row * n), as: UnsafeRawPointer.self)
                 interface.arguments.storeBytes(of: UnsafeMutableRawPointer(outputs + row * m), toByteOffset: 8, as: UnsafeMutableRawPointer.self)

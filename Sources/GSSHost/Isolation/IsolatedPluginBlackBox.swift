@@ -87,6 +87,10 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
     private let memory: SharedMemory
     private let settings: IsolationSettings
     private let pluginPath: String
+    private let options: [PluginOption]
+    /// Whether a crashed batch is rerun in halves to find its culprit row (not by the workers
+    /// that do the rerunning).
+    private var findsCulprits = true
     private var inputCount = 0
     private var outputCount = 0
     /// Set once the worker is gone: every later call fails with it.
@@ -94,11 +98,15 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
 
     var processID: Int32 { connection.process.pid }
 
-    private init(connection: WorkerConnection, memory: SharedMemory, settings: IsolationSettings, pluginPath: String) {
+    private init(
+        connection: WorkerConnection, memory: SharedMemory, settings: IsolationSettings, pluginPath: String,
+        options: [PluginOption]
+    ) {
         self.connection = connection
         self.memory = memory
         self.settings = settings
         self.pluginPath = pluginPath
+        self.options = options
     }
 
     static func start(pluginPath: String, options: [PluginOption], settings: IsolationSettings) throws(PluginError) -> IsolatedEvaluator {
@@ -107,7 +115,8 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
             let invocation = WorkerInvocation(role: .evaluate, pluginPath: pluginPath, options: options, parent: getpid())
             let connection = try WorkerConnection(
                 executable: settings.workerExecutable, invocation: invocation, sharedMemory: memory)
-            return IsolatedEvaluator(connection: connection, memory: memory, settings: settings, pluginPath: pluginPath)
+            return IsolatedEvaluator(
+                connection: connection, memory: memory, settings: settings, pluginPath: pluginPath, options: options)
         } catch {
             throw PluginError(.workerFailed, "cannot start a worker process for plugin '\(pluginPath)': \(error)")
         }
@@ -180,8 +189,47 @@ final class IsolatedEvaluator: BatchEvaluator, @unchecked Sendable {
         } catch let error as PluginError {
             throw error
         } catch {
+            if case .closed = error as? ChannelError, rows > 1, findsCulprits,
+                let culprit = findCulprit(inputs, rows: rows, into: outputs)
+            {
+                // Rows before the culprit hold their outputs; the culprit's NaN makes callers name it.
+                (outputs + culprit * outputCount).update(repeating: .nan, count: (rows - culprit) * outputCount)
+                throw fail(
+                    error,
+                    doing: "while evaluating \(batch); this input is the one that crashes it (rerun alone when the batch's halves were rerun in fresh workers)",
+                    limit: nil)
+            }
             throw failBatch(fail(error, doing: doing, limit: settings.evaluationTimeout))
         }
+    }
+
+    /// After a batch crashed its worker: the row that crashes a fresh worker on its own, found by
+    /// running halves of the batch in fresh workers (about log₂ rows of them), with the outputs of
+    /// the rows before it written; nil when no half crashes again (the crash needed the whole
+    /// batch or an earlier call), or a worker fails otherwise.
+    private func findCulprit(_ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>) -> Int? {
+        var suspects = 0..<rows
+        while suspects.count > 1 {
+            guard let worker = try? IsolatedEvaluator.start(pluginPath: pluginPath, options: options, settings: settings),
+                (try? worker.awaitHello(expecting: nil)) != nil
+            else { return nil }
+            worker.findsCulprits = false
+            let middle = suspects.lowerBound + suspects.count / 2
+            var crashed: Range<Int>?
+            for half in [suspects.lowerBound..<middle, middle..<suspects.upperBound] {
+                do {
+                    try worker.evaluate(inputs + half.lowerBound * inputCount, rows: half.count, into: outputs + half.lowerBound * outputCount)
+                } catch let error as PluginError where error.code == .workerCrashed {
+                    crashed = half
+                    break
+                } catch {
+                    return nil
+                }
+            }
+            guard let crashed else { return nil }
+            suspects = crashed
+        }
+        return suspects.lowerBound
     }
 
     /// What the plugin printed during a successful call (its last 8 KiB) goes to our stderr, as it

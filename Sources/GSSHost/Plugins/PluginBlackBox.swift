@@ -1,4 +1,6 @@
+import CGSSSystem
 import GSSCore
+import Glibc
 
 /// A plugin instance configuration as a black box. Workers share one instance when the plugin is
 /// GSS_F_REENTRANT; otherwise every worker gets an instance of its own, created with the same options.
@@ -32,12 +34,29 @@ public struct PluginBlackBox: BlackBox {
 final class PluginEvaluator: BatchEvaluator, @unchecked Sendable {
     let instance: PluginInstance
     private let error = UnsafeMutablePointer<CChar>.allocate(capacity: PluginInstance.errorCapacity)
+    /// The plugin's id as a C string, for the crash guard's line (a signal handler cannot make one).
+    private let pluginName: UnsafeMutablePointer<CChar>
 
-    init(instance: PluginInstance) { self.instance = instance }
+    init(instance: PluginInstance) {
+        self.instance = instance
+        pluginName = strdup(instance.library.id)
+    }
 
-    deinit { error.deallocate() }
+    deinit {
+        error.deallocate()
+        free(pluginName)
+    }
 
     func evaluate(_ inputs: UnsafePointer<Double>, rows: Int, into outputs: UnsafeMutablePointer<Double>) throws {
+        gss_crash_guard_enter(pluginName, inputs, rows, instance.inputCount)
+        defer { gss_crash_guard_leave() }
         try instance.evaluate(inputs, rows: rows, into: outputs, error: error)
     }
+}
+
+/// Crashes of in-process plugins as one sentence with exit status 1 (see gss_system.h).
+public enum PluginCrashGuard {
+    /// Installs the signal handlers; for the command only, since a library must not take over its
+    /// host's signals. Idempotent.
+    public static func install() { gss_crash_guard_install() }
 }

@@ -71,6 +71,9 @@ public final class PluginInstance: @unchecked Sendable {
         error: UnsafeMutablePointer<CChar>
     ) throws(PluginError) {
         error[0] = 0
+        // Outputs the plugin never writes stay NaN and fail the estimate instead of counting as
+        // zero (or as whatever the buffer held, which differs from run to run).
+        outputs.update(repeating: .nan, count: rows * outputCount)
         let status = library.functions.evaluate(handle, inputs, rows: rows, outputs, error: error, capacity: Self.errorCapacity)
         guard status == GSS_OK else {
             error[Self.errorCapacity - 1] = 0

@@ -25,11 +25,15 @@ struct BlackBoxOptions: ParsableArguments {
                 throw CommandError.usage(
                     "--isolate and --eval-timeout run a plugin in worker processes; with \(other.blackBox.displayName) use --exec-timeout for programs")
             }
+            // Daemons the programs start outside their process group become ours to end.
+            ChildProcessGroups.adoptOrphans()
             return other
         }
         if isolation.isEnabled { return try isolation.open(plugin: blackBox!, options: try parsedOptions()) }
         let library = try PluginLocator.open(blackBox!)
         let plugin = try PluginBlackBox(library: library, options: try parsedOptions())
+        // A crash inside the plugin then ends gss with one sentence and status 1, not a backtrace.
+        PluginCrashGuard.install()
         return OpenedBlackBox(
             blackBox: plugin, defaultInput: plugin.primary.defaultInput(),
             outputShape: try plugin.primary.outputShape(), typicalScale: try plugin.primary.typicalScale())

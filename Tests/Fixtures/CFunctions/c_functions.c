@@ -18,6 +18,9 @@ EXPORT void gss_fixture_steps(const double *x, double *y) {
     y[1] = x[1] > 0 ? 1.0 : 0.0;
 }
 
+/* Array form, n = 1, m = 2, broken: writes y[0] = x[0] and forgets y[1]. */
+EXPORT void gss_fixture_first_of_two(const double *x, double *y) { y[0] = x[0]; }
+
 /* Scalar form: every argument type, each weighted by a power of ten so the order shows. */
 EXPORT double gss_fixture_mixed(int64_t a, double b, float c, int32_t d) {
     return 1000.0 * (double)a + 100.0 * b + 10.0 * (double)c + (double)d;
