@@ -17,7 +17,8 @@ struct GradExtrasTests {
 
     static func file(_ name: String, _ contents: Data) throws -> String {
         let url = directory.appendingPathComponent(name)
-        try contents.write(to: url)
+        // Atomically: parallel test cases rewrite the same files while others read them.
+        try contents.write(to: url, options: .atomic)
         return url.path
     }
 
