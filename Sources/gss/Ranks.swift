@@ -124,23 +124,3 @@ enum Ranks {
         return kept.joined(separator: "\u{0}")
     }
 }
-
-/// Samples merged so far, on stderr, when the samples come from several processes: a line at most
-/// every second and at the end (rank 0).
-final class SampleProgress: @unchecked Sendable {  // called by the merge, one call at a time
-    private let started = Date()
-    private lazy var lastLine = started
-    private let label: String
-
-    init(label: String) { self.label = label }
-
-    func update(done: Int, total: Int) {
-        let now = Date()
-        guard done == total || now.timeIntervalSince(lastLine) >= 1 else { return }
-        lastLine = now
-        let line = String(
-            format: "%@: %d of %d samples (%.0f%%), %.1f s", label, done, total, 100 * Double(done) / Double(total),
-            now.timeIntervalSince(started))
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
-}
