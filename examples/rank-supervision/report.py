@@ -141,7 +141,7 @@ def main(journal: str) -> None:
         label = LABELS[m] + (f" ({sampler}, s={samples})" if sampler != "-" else "")
         ax[0].plot(c[:, 0], 100 * c[:, 2], style, lw=lw, label=label)
         ax[1].plot(c[:, 0], c[:, 1], style, lw=lw, label=label)
-    ax[0].set_xlabel("step"); ax[0].set_ylabel("validation exact match % (200 sets)")
+    ax[0].set_xlabel("step"); ax[0].set_ylabel(f"validation exact match % ({records[0]['config']['curve_sets']} sets)")
     ax[1].set_xlabel("step"); ax[1].set_ylabel("training loss (BCE)")
     ax[0].legend(fontsize=7); ax[0].grid(alpha=0.3); ax[1].grid(alpha=0.3)
     fig.suptitle("Ranking supervision, mean over seeds at the chosen hyperparameters")

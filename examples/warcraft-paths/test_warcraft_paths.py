@@ -16,13 +16,32 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# both examples have modules named data, models, train...: one pytest session may collect both
+_SHARED = ("data", "models", "train", "journal", "relaxations", "methods", "report", "run")
+
+
+def _use_this_folder() -> None:
+    for name in _SHARED:
+        module = sys.modules.get(name)
+        if module is not None and os.path.dirname(os.path.abspath(getattr(module, "__file__", None) or "")) != HERE:
+            del sys.modules[name]
+    if sys.path[0] != HERE:
+        sys.path.insert(0, HERE)
+
+
+_use_this_folder()
 
 import data  # noqa: E402
 import methods  # noqa: E402
 from models import CostNet  # noqa: E402
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _this_folder():
+    _use_this_folder()
 
 
 def dijkstra_cost(costs: np.ndarray) -> float:
