@@ -139,13 +139,14 @@ class Worker:
         if not line:
             raise SystemExit(f"worker {case}/{impl} failed to start")
         self.info = json.loads(line)
-        self.times, self.round_medians, self.cpu, self.wall = [], [], 0.0, 0.0
+        self.times, self.round_times, self.round_medians, self.cpu, self.wall = [], [], [], 0.0, 0.0
 
     def run(self, k):
         self.p.stdin.write(f"run {k}\n")
         self.p.stdin.flush()
         r = json.loads(self.p.stdout.readline())
         self.times += r["times"]
+        self.round_times.append(r["times"])
         self.round_medians.append(statistics.median(r["times"]))
         self.cpu += r["cpu"]
         self.wall += sum(r["times"])
@@ -169,12 +170,19 @@ def run_case(case, rounds):
     cpu0 = sum(self_cpu_seconds(w.p.pid) for w in workers) + time.process_time()
     j0, w0 = cpu_jiffies(), time.time()
     load_before = open("/proc/loadavg").read().split()[:3]
+    round_others = []  # per round: other processes' CPU-seconds per wall-second
     for r in range(rounds):
         order = workers[r % len(workers):] + workers[: r % len(workers)]
+        own_r = sum(self_cpu_seconds(w.p.pid) for w in workers) + time.process_time()
+        jr, wr = cpu_jiffies(), time.time()
         for w in order:
             w.run(steps[w.impl])
+        jr1 = cpu_jiffies()
+        own_r = sum(self_cpu_seconds(w.p.pid) for w in workers) + time.process_time() - own_r
+        busy_r = ((jr1[0] - jr[0]) - (jr1[1] - jr[1])) / os.sysconf("SC_CLK_TCK")
+        round_others.append(max(0.0, busy_r - own_r) / (time.time() - wr))
         log(f"[{case}] round {r + 1}/{rounds}: " + ", ".join(
-            f"{w.impl} {w.round_medians[-1] * 1e3:.1f}" for w in workers) + " ms")
+            f"{w.impl} {w.round_medians[-1] * 1e3:.1f}" for w in workers) + f" ms; others {round_others[-1]:.2f} CPU")
     j1, w1 = cpu_jiffies(), time.time()
     own_cpu = sum(self_cpu_seconds(w.p.pid) for w in workers) + time.process_time() - cpu0
     for w in workers:
@@ -183,12 +191,19 @@ def run_case(case, rounds):
     env = dict(wall_seconds=w1 - w0, load_before=load_before,
                load_after=open("/proc/loadavg").read().split()[:3],
                busy_cpu_seconds=busy, others_cpu_seconds=max(0.0, busy - own_cpu),
-               others_cpu_per_wall_second=max(0.0, busy - own_cpu) / (w1 - w0))
+               others_cpu_per_wall_second=max(0.0, busy - own_cpu) / (w1 - w0),
+               others_cpu_per_round=round_others)
+    # The quieter half of the rounds (others' CPU at or below its median), all implementations alike.
+    cut = statistics.median(round_others)
+    quiet = [i for i, o in enumerate(round_others) if o <= cut]
+    env["quiet_rounds"] = quiet
     gss = next(w for w in workers if w.impl == "gss")
+    gss_quiet = statistics.median([t for i in quiet for t in gss.round_times[i]])
     records = []
     for w in workers:
         q1, q3 = quartiles(w.times)
         paired = [a / b for a, b in zip(w.round_medians, gss.round_medians)]
+        quiet_times = [t for i in quiet for t in w.round_times[i]]
         records.append(dict(
             case=case, impl=w.impl, params=_params(case), rounds=rounds, steps=len(w.times),
             median_ms=statistics.median(w.times) * 1e3, p25_ms=q1 * 1e3, p75_ms=q3 * 1e3,
@@ -196,6 +211,9 @@ def run_case(case, rounds):
             time_vs_gss_medians=statistics.median(w.times) / statistics.median(gss.times),
             time_vs_gss_paired=statistics.median(paired),
             cpu_seconds_per_wall_second=w.cpu / w.wall,
+            quiet_rounds=len(quiet), quiet_median_ms=statistics.median(quiet_times) * 1e3,
+            quiet_time_vs_gss_medians=statistics.median(quiet_times) / gss_quiet,
+            quiet_time_vs_gss_paired=statistics.median([paired[i] for i in quiet]),
             setup_seconds=w.info["setup_seconds"], warmup_ms=[t * 1e3 for t in w.info["warmup_seconds"]],
             describe=w.info["describe"], times_ms=[t * 1e3 for t in w.times]))
     return records, env
@@ -466,11 +484,13 @@ def markdown(records, overhead):
         if not rs:
             continue
         lines += [f"### {case}", "", "| implementation | steps | median ms | quartiles ms | time / gss (medians) | "
-                  "time / gss (paired rounds) | CPU-s per wall-s |", "|---|---|---|---|---|---|---|"]
+                  "time / gss (paired rounds) | CPU-s per wall-s | quieter half: median ms | time / gss |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in rs:
             lines.append(f"| {r['impl']} | {r['steps']} | {r['median_ms']:.2f} | {r['p25_ms']:.2f}–{r['p75_ms']:.2f} | "
                          f"{r['time_vs_gss_medians']:.2f}× | {r['time_vs_gss_paired']:.2f}× | "
-                         f"{r['cpu_seconds_per_wall_second']:.2f} |")
+                         f"{r['cpu_seconds_per_wall_second']:.2f} | {r['quiet_median_ms']:.2f} | "
+                         f"{r['quiet_time_vs_gss_medians']:.2f}× |")
         peers_ = [r for r in rs if r["impl"] in PEERS[case]]
         best = min(peers_, key=lambda r: r["median_ms"])
         lines += ["", f"Faster peer: {best['impl']}, {best['time_vs_gss_medians']:.1f}× gss's time "
