@@ -1,5 +1,5 @@
 /*
- * gss.h — the gss library's C API (API major 1, minor 0), exported by libgss.so.
+ * gss.h — the gss library's C API (API major 1, minor 1), exported by libgss.so.
  *
  * The library estimates the smoothed value f_eps(x) = E[f(x + gamma * eps)] of a black box f
  * and its Jacobian (with standard errors, and on request the derivative in the scale, the output
@@ -56,7 +56,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define GSS_API_MAJOR 1u
-#define GSS_API_MINOR 0u
+#define GSS_API_MINOR 1u
 
 /* (major << 16) | minor of the loaded library.  A caller compiled against major M must refuse a
  * library whose major differs; a newer minor is compatible.
@@ -308,6 +308,51 @@ typedef struct gss_estimate_outputs {
 GSS_API gss_status gss_estimate(gss_black_box *box, const gss_config *config, const double *x,
                                 size_t points, const gss_estimate_outputs *outputs,
                                 gss_call *call, char *error, size_t error_capacity);
+
+/* ---------------------------------------------------------------------------------------------
+ * Vector-Jacobian products (API 1.1): a training step's forward and backward pass
+ *
+ * A backward pass needs g^T J for a cotangent g that arrives after the forward pass, never J
+ * itself.  gss_estimate_with_tape estimates the value and keeps each point's samples (outputs and
+ * score features, 8*s*(m + p) bytes, p = n or 2n with the scale derivative); gss_vjp then turns
+ * them into g^T J at s*(m + p) operations per point instead of the full Jacobian's s*m*p.  Past
+ * 512 MiB of samples for the whole batch (and with median smoothing or the covariance), the tape
+ * keeps each point's full estimate instead and gss_vjp multiplies with its Jacobian.
+ * Same seed, same samples: the value and g^T J equal gss_estimate's value and g^T (its Jacobian)
+ * up to rounding (the sums run in another order), and are bit-identical across thread counts
+ * and batch sizes, as gss_estimate's are.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct gss_vjp_tape gss_vjp_tape;
+
+/* Estimates the value at `points` >= 1 points x as gss_estimate does (point b with seed
+ * gss_point_seed(seed, b)) into value and value_stderr (points*m each; either may be NULL) and
+ * returns a tape for gss_vjp in *tape.
+ * Returns GSS_OK and the statuses of gss_estimate; on failure nothing is written and *tape is
+ * left as it was.
+ * [thread] as gss_estimate.  [memory] x, value, value_stderr, call and error are the caller's,
+ * used during the call only; *tape is the caller's to free with gss_vjp_tape_free, and holds
+ * only numbers: it stays valid after the black box and configuration are freed. */
+GSS_API gss_status gss_estimate_with_tape(gss_black_box *box, const gss_config *config,
+                                          const double *x, size_t points, double *value,
+                                          double *value_stderr, gss_vjp_tape **tape,
+                                          gss_call *call, char *error, size_t error_capacity);
+
+/* g^T J for every point of the tape: cotangent (points*m) in, x_cotangent (points*n) out, and,
+ * when the tape's configuration had the scale derivative and scale_cotangent is not NULL,
+ * g^T d value / d gamma (points*n; points*n*n for a scale matrix) into scale_cotangent.  Runs on
+ * the configuration's threads.  Returns GSS_OK, or GSS_E_INVALID_ARGUMENT for a NULL argument or
+ * a non-finite cotangent (nothing written).
+ * [thread] any; any number of gss_vjp calls may read one tape at once.  [memory] all arrays are
+ * the caller's, used during the call only. */
+GSS_API gss_status gss_vjp(const gss_vjp_tape *tape, const double *cotangent, double *x_cotangent,
+                           double *scale_cotangent, char *error, size_t error_capacity);
+
+/* The bytes of numbers the tape holds (0 for NULL).  [thread] any. */
+GSS_API size_t gss_vjp_tape_bytes(const gss_vjp_tape *tape);
+
+/* Frees the tape; NULL does nothing.  [thread] not while a gss_vjp reads it. */
+GSS_API void gss_vjp_tape_free(gss_vjp_tape *tape);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -41,37 +41,58 @@ uint64_t gss_feistel_apply(const gss_feistel_permutation *permutation, uint64_t 
     return value;
 }
 
-enum { FEISTEL_BLOCK = 16 };
+enum { FEISTEL_BLOCK = 64 };  /* four vectors of 16 lanes in flight: each round waits on a multiply */
+
+/* One network pass over `count` <= FEISTEL_BLOCK values in 32-bit lanes (values fit: left_bits <=
+ * right_bits <= 16). */
+INLINE void feistel_lanes(const gss_feistel_permutation *p, uint32_t *values, size_t count) {
+    const uint32_t shift = p->right_bits, left_mask = p->left_mask, right_mask = p->right_mask;
+    const uint32_t k0 = p->round_keys[0], k1 = p->round_keys[1], k2 = p->round_keys[2], k3 = p->round_keys[3];
+    for (size_t lane = 0; lane < count; ++lane) {
+        const uint32_t value = values[lane];
+        uint32_t left = (value >> shift) & left_mask;
+        uint32_t right = value & right_mask;
+        left ^= lowbias32(right ^ k0) & left_mask;
+        right ^= lowbias32(left ^ k1) & right_mask;
+        left ^= lowbias32(right ^ k2) & left_mask;
+        right ^= lowbias32(left ^ k3) & right_mask;
+        values[lane] = left << shift | right;
+    }
+}
 
 INLINE void feistel_evaluate_body(
     const gss_feistel_permutation *p, uint64_t first, size_t count, double *output, size_t stride) {
     size_t k = 0;
-    /* Whole blocks in 32-bit lanes while values fit in 32 bits (then left_bits ≤ right_bits ≤ 16). */
+    /* Blocks in 32-bit lanes while values fit in 32 bits: one pass over the whole block, then the
+     * lanes that left the range (about 1 in 4 at worst) gathered and walked on together until each
+     * is back in range: the same walk, lane by lane, as gss_feistel_apply's. */
     if (p->right_bits <= 16 && first + count <= UINT32_MAX) {
-        const uint32_t shift = p->right_bits, left_mask = p->left_mask, right_mask = p->right_mask;
-        const uint32_t k0 = p->round_keys[0], k1 = p->round_keys[1], k2 = p->round_keys[2], k3 = p->round_keys[3];
         const uint32_t largest = p->size > UINT32_MAX ? UINT32_MAX : (uint32_t)(p->size - 1);
-        uint32_t block[FEISTEL_BLOCK];
-        for (; k + FEISTEL_BLOCK <= count; k += FEISTEL_BLOCK) {
+        uint32_t block[FEISTEL_BLOCK], walking[FEISTEL_BLOCK];
+        uint8_t lanes[FEISTEL_BLOCK];
+        for (; k < count; k += FEISTEL_BLOCK) {
             const uint32_t base = (uint32_t)(first + k);
-            uint32_t outside = 0;
-            for (uint32_t lane = 0; lane < FEISTEL_BLOCK; ++lane) {
-                const uint32_t value = base + lane;
-                uint32_t left = (value >> shift) & left_mask;
-                uint32_t right = value & right_mask;
-                left ^= lowbias32(right ^ k0) & left_mask;
-                right ^= lowbias32(left ^ k1) & right_mask;
-                left ^= lowbias32(right ^ k2) & left_mask;
-                right ^= lowbias32(left ^ k3) & right_mask;
-                block[lane] = left << shift | right;
-                outside |= block[lane] > largest;
+            const size_t valid = count - k < FEISTEL_BLOCK ? count - k : FEISTEL_BLOCK;
+            for (uint32_t lane = 0; lane < FEISTEL_BLOCK; ++lane) block[lane] = base + lane;
+            feistel_lanes(p, block, valid);
+            size_t pending = 0;
+            for (size_t lane = 0; lane < valid; ++lane) {
+                walking[pending] = block[lane];
+                lanes[pending] = (uint8_t)lane;
+                pending += block[lane] > largest;
             }
-            if (outside) {
-                for (uint32_t lane = 0; lane < FEISTEL_BLOCK; ++lane)
-                    output[(k + lane) * stride] = (double)gss_feistel_apply(p, first + k + lane);
-            } else {
-                for (uint32_t lane = 0; lane < FEISTEL_BLOCK; ++lane) output[(k + lane) * stride] = (double)block[lane];
+            while (pending > 0) {
+                feistel_lanes(p, walking, pending);
+                size_t still = 0;
+                for (size_t j = 0; j < pending; ++j) {
+                    block[lanes[j]] = walking[j];
+                    walking[still] = walking[j];
+                    lanes[still] = lanes[j];
+                    still += walking[j] > largest;
+                }
+                pending = still;
             }
+            for (size_t lane = 0; lane < valid; ++lane) output[(k + lane) * stride] = (double)block[lane];
         }
     }
     for (; k < count; ++k) output[k * stride] = (double)gss_feistel_apply(p, first + k);

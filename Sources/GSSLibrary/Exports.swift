@@ -308,13 +308,8 @@ public func gss_estimate(
         let handle = try required(handle, "box")
         let settings = configuration(try required(config, "config"))
         let request = try EstimateRequest(outputs: try required(outputs, "outputs"), configuration: settings.smoothing)
-        let x = try required(x, "x")
-        guard points >= 1 else { throw LibraryError.invalid("points must be at least 1, got \(points)") }
         let n = handle.inputCount
-        let values = Array(UnsafeBufferPointer(start: x, count: points * n))
-        if let bad = values.firstIndex(where: { !$0.isFinite }) {
-            throw LibraryError.invalid("x must hold finite numbers, but point \(bad / n), entry \(bad % n) is \(values[bad])")
-        }
+        let values = try batchPoints(try required(x, "x"), count: points, inputCount: n)
         try settings.smoothing.validate(inputCount: n, outputCount: handle.outputCount)
         let smoother = Smoother(configuration: settings.smoothing, threads: settings.workerCount)
         let estimates = try handle.withEvaluators(count: smoother.threads, call: call) { evaluators in
@@ -322,4 +317,79 @@ public func gss_estimate(
         }
         request.write(estimates)
     }
+}
+
+/// The x of a batch call as an array: at least one point, every number finite.
+private func batchPoints(_ x: UnsafePointer<Double>, count points: Int, inputCount n: Int) throws(LibraryError) -> [Double] {
+    guard points >= 1 else { throw LibraryError.invalid("points must be at least 1, got \(points)") }
+    let values = Array(UnsafeBufferPointer(start: x, count: points * n))
+    if let bad = values.firstIndex(where: { !$0.isFinite }) {
+        throw LibraryError.invalid("x must hold finite numbers, but point \(bad / n), entry \(bad % n) is \(values[bad])")
+    }
+    return values
+}
+
+// MARK: Vector-Jacobian products
+
+/// The handle behind a gss_vjp_tape pointer (retained by the pointer until gss_vjp_tape_free).
+final class LibraryTape: Sendable {
+    let tape: VJPTape
+    init(_ tape: VJPTape) { self.tape = tape }
+}
+
+private func tape(_ pointer: OpaquePointer) -> LibraryTape {
+    Unmanaged<LibraryTape>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+}
+
+@_cdecl("gss_estimate_with_tape")
+public func gss_estimate_with_tape(
+    _ box: OpaquePointer?, _ config: OpaquePointer?, _ x: UnsafePointer<Double>?, _ points: Int,
+    _ value: UnsafeMutablePointer<Double>?, _ valueStderr: UnsafeMutablePointer<Double>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ call: UnsafeMutablePointer<gss_call>?,
+    _ error: UnsafeMutablePointer<CChar>?, _ capacity: Int
+) -> gss_status {
+    let handle = box.map(blackBox)
+    return libraryCall(error: error, capacity: capacity, call: call, inputCount: handle?.inputCount ?? 0) {
+        let handle = try required(handle, "box")
+        let settings = configuration(try required(config, "config"))
+        let out = try required(out, "tape")
+        let values = try batchPoints(try required(x, "x"), count: points, inputCount: handle.inputCount)
+        try settings.smoothing.validate(inputCount: handle.inputCount, outputCount: handle.outputCount)
+        let smoother = Smoother(configuration: settings.smoothing, threads: settings.workerCount)
+        let result = try handle.withEvaluators(count: smoother.threads, call: call) { evaluators in
+            try smoother.estimateWithTape(handle.blackBox, atPoints: values, count: points, evaluators: evaluators)
+        }
+        value?.update(from: result.value, count: result.value.count)
+        valueStderr?.update(from: result.valueStderr, count: result.valueStderr.count)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(LibraryTape(result)).toOpaque())
+    }
+}
+
+@_cdecl("gss_vjp")
+public func gss_vjp(
+    _ pointer: OpaquePointer?, _ cotangent: UnsafePointer<Double>?, _ input: UnsafeMutablePointer<Double>?,
+    _ scale: UnsafeMutablePointer<Double>?, _ error: UnsafeMutablePointer<CChar>?, _ capacity: Int
+) -> gss_status {
+    libraryCall(error: error, capacity: capacity) {
+        let kept = tape(try required(pointer, "tape")).tape
+        let g = try required(cotangent, "cotangent")
+        let input = try required(input, "x_cotangent")
+        let count = kept.count * kept.outputCount
+        if let bad = (0..<count).first(where: { !g[$0].isFinite }) {
+            throw LibraryError.invalid(
+                "cotangent must hold finite numbers, but point \(bad / kept.outputCount), entry \(bad % kept.outputCount) is \(g[bad])")
+        }
+        kept.vectorJacobianProducts(cotangent: g, input: input, scale: scale)
+    }
+}
+
+@_cdecl("gss_vjp_tape_bytes")
+public func gss_vjp_tape_bytes(_ pointer: OpaquePointer?) -> Int {
+    pointer.map { tape($0).tape.bytes } ?? 0
+}
+
+@_cdecl("gss_vjp_tape_free")
+public func gss_vjp_tape_free(_ pointer: OpaquePointer?) {
+    guard let pointer else { return }
+    Unmanaged<LibraryTape>.fromOpaque(UnsafeRawPointer(pointer)).release()
 }

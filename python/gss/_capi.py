@@ -161,6 +161,14 @@ _SIGNATURES = {
         # binding writes it as 13 words at the head of its output block).
         (c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, POINTER(Call)) + _ERR,
     ),
+    "gss_estimate_with_tape": (
+        c_int32,
+        (c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, c_void_p, POINTER(c_void_p), POINTER(Call))
+        + _ERR,
+    ),
+    "gss_vjp": (c_int32, (c_void_p, c_void_p, c_void_p, c_void_p) + _ERR),
+    "gss_vjp_tape_bytes": (c_size_t, (c_void_p,)),
+    "gss_vjp_tape_free": (None, (c_void_p,)),
 }
 
 

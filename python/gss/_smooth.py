@@ -397,6 +397,112 @@ def estimate(
     return Estimate(seed_value, key[1], arrays)
 
 
+class Tape:
+    """What a forward estimate kept for its backward pass: ``tape.vjp(g)`` is g^T J per point.
+
+    Made by :func:`estimate_with_tape` (the layers' forward pass).  The library keeps each point's
+    samples (outputs and score features) when that is faster than the full Jacobian, else the
+    Jacobian itself; either way ``vjp`` equals g^T J of :func:`smooth`'s Jacobian for the same seed
+    up to rounding.  The numbers are freed with the tape (``nbytes`` of them).
+    """
+
+    __slots__ = ("handle", "count", "n", "m", "scale_shape", "_finalizer", "__weakref__")
+
+    def __init__(self, handle: int, count: int, n: int, m: int, scale_shape: Optional[tuple[int, ...]]):
+        self.handle = handle
+        self.count, self.n, self.m = count, n, m
+        self.scale_shape = scale_shape  # one point's scale cotangent, when the scale is differentiated
+        self._finalizer = weakref.finalize(self, LIB.gss_vjp_tape_free, handle)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of numbers the tape holds."""
+        return int(LIB.gss_vjp_tape_bytes(self.handle))
+
+    def vjp(self, cotangent: Any) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """g^T J for each point: cotangent ``(count, m)`` -> ``((count, n), scale part or None)``.
+
+        The scale part, ``(count, n)`` (``(count, n, n)`` for a scale matrix), is g^T d value /
+        d gamma per point, present when the forward pass differentiated the scale.
+        """
+        g = np.ascontiguousarray(cotangent, dtype=np.float64)
+        if g.shape != (self.count, self.m):
+            raise ValueError(
+                f"cotangent must have shape (points, m) = ({self.count}, {self.m}), got {g.shape}."
+            )
+        grad_x = np.empty((self.count, self.n))
+        grad_scale = None
+        if self.scale_shape is not None:
+            grad_scale = np.empty((self.count,) + self.scale_shape)
+        error = ctypes.create_string_buffer(_capi.ERROR_CAPACITY)
+        status = LIB.gss_vjp(self.handle, g.ctypes.data, grad_x.ctypes.data,
+                             None if grad_scale is None else grad_scale.ctypes.data,
+                             error, _capi.ERROR_CAPACITY)
+        if status != _capi.OK:
+            raise_for_status(status, error.value)
+        return grad_x, grad_scale
+
+
+def estimate_with_tape(
+    box: BlackBox,
+    x: Any,
+    *,
+    dist: str = "logistic",
+    scale: Any = 1.0,
+    scale_matrix: Any = None,
+    samples: int = 1024,
+    sampler: str = "rqmc-latin",
+    antithetic: bool = False,
+    covariate: str = "loo",
+    seed: int = 0,
+    threads: Optional[int] = None,
+    wrt_scale: bool = False,
+    median: Optional[int] = None,
+) -> tuple[np.ndarray, Tape]:
+    """The smoothed value at x, shape ``(..., m)``, and a :class:`Tape` for g^T J at each point.
+
+    What a layer's forward pass needs (the C API's gss_estimate_with_tape): the same samples,
+    seeds and settings as :func:`smooth`, but the Jacobian is never formed when keeping the
+    samples is cheaper; the backward pass asks the tape for g^T J.
+    """
+    if not isinstance(box, BlackBox):
+        raise ValueError(
+            f"box must be a gss.BlackBox (from gss.plugin, gss.function, gss.program or gss.symbol), "
+            f"got {type(box).__name__}."
+        )
+    handle = box.handle()
+    n, m = box.n, box.m
+    points = as_points(x, n)
+    key = _settings_key(dist, samples, sampler, antithetic, covariate, threads, wrt_scale, False, median)
+    seed_value = seed if (type(seed) is int and 0 <= seed < _UINT64) else _seed_value(seed)
+    lead = points.shape[:-1]
+    count = math.prod(lead)
+    if count == 0:
+        raise ValueError(f"x must hold at least one point, got shape {points.shape}.")
+    config = _acquire_config(key)
+    try:
+        q_shape = _apply_scale(config, scale, scale_matrix, n)
+        # The values, then n doubles for the failed input row.
+        block = np.empty(count * m + n)
+        value = block[: count * m].reshape(lead + (m,))
+        tape = c_void_p()
+        LIB.gss_config_set_seed(config.handle, seed_value, None, 0)
+        config_handle = config.handle
+        x_address = points.ctypes.data
+        base = block.ctypes.data
+
+        def invoke(call: _capi.Call, error: ctypes.Array) -> int:
+            return LIB.gss_estimate_with_tape(
+                handle, config_handle, x_address, count, base, None, byref(tape), byref(call),
+                error, _capi.ERROR_CAPACITY,
+            )
+
+        box._invoke(invoke, block[count * m:], base + 8 * count * m)
+    finally:
+        config.busy = False
+    return value, Tape(tape.value, count, n, m, q_shape if key[6] else None)
+
+
 def smooth(
     box: BlackBox,
     x: Any = None,

@@ -28,20 +28,15 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ._box import BlackBox
-from ._smooth import _seed_value, estimate, point_seed
+from ._smooth import _seed_value, estimate, estimate_with_tape, point_seed
 
 __all__ = ["Smoothed"]
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def _vjp(grad_output: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
-    """sum_i g[b, i] * J[b, i, j] for every point b: (B, m), (B, m, n) -> (B, n)."""
-    return np.matmul(grad_output[:, None, :], jacobian)[:, 0, :]
-
-
 class _SmoothFunction(torch.autograd.Function):
-    """forward: gss estimate of (value, J[, d value / d scale]); backward: J^T g."""
+    """forward: gss estimate of the value and a tape of the samples; backward: J^T g from the tape."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, layer: "Smoothed", seed: int,  # type: ignore[override]
@@ -57,35 +52,38 @@ class _SmoothFunction(torch.autograd.Function):
             scale_args = dict(scale=float(scale_values))
         else:
             scale_args = dict(scale=scale_values)
-        # Only what a backward pass will need: no Jacobian for inference, no scale derivative
-        # unless gamma is learned.
-        est = estimate(
-            box, points, seed=seed, jacobian=need_x, wrt_scale=need_scale, stderr=False,
-            **scale_args, **layer.settings,
-        )
-        ctx.jacobian = est.jacobian  # (B, m, n)
-        ctx.scale_gradient = est.scale_gradient  # (B, m, n) or (B, m, n, n), or None
+        # Only what a backward pass will need: no tape for inference, no scale derivative unless
+        # gamma is learned.  The tape gives J^T g without forming J when that is faster.
+        if (need_x or need_scale) and points.shape[0] > 0:
+            value, ctx.tape = estimate_with_tape(
+                box, points, seed=seed, wrt_scale=need_scale, **scale_args, **layer.settings)
+        else:
+            value = estimate(box, points, seed=seed, jacobian=False, stderr=False,
+                             **scale_args, **layer.settings).value
+            ctx.tape = None
         ctx.x_meta = (x.shape, x.dtype, x.device)
         ctx.scale_meta = (scale.shape, scale.dtype, scale.device)
         ctx.m = m
         out_shape = box.output_shape if layer.shaped else (m,)
-        value = torch.from_numpy(est.value.reshape(tuple(lead) + out_shape))
+        value = torch.from_numpy(value.reshape(tuple(lead) + out_shape))
         return value.to(device=x.device, dtype=x.dtype)
 
     @staticmethod
-    @once_differentiable  # J^T g is computed in NumPy: a second derivative through it is refused
+    @once_differentiable  # J^T g comes from gss, outside autograd: a second derivative is refused
     def backward(ctx: Any, grad_output: torch.Tensor) -> Any:  # type: ignore[override]
         g = grad_output.detach().to(device="cpu", dtype=torch.float64).contiguous().numpy()
         g = g.reshape(-1, ctx.m)
         grad_x = grad_scale = None
-        if ctx.needs_input_grad[0] and ctx.jacobian is not None:
+        if ctx.tape is None:
+            return grad_x, grad_scale, None, None, None, None
+        per_point_x, per_point_scale = ctx.tape.vjp(g)
+        if ctx.needs_input_grad[0]:
             shape, dtype, device = ctx.x_meta
-            grad_x = torch.from_numpy(_vjp(g, ctx.jacobian)).reshape(shape).to(device=device, dtype=dtype)
-        if ctx.needs_input_grad[1] and ctx.scale_gradient is not None:
+            grad_x = torch.from_numpy(per_point_x).reshape(shape).to(device=device, dtype=dtype)
+        if ctx.needs_input_grad[1] and per_point_scale is not None:
             shape, dtype, device = ctx.scale_meta
-            sg = ctx.scale_gradient
             # sum over points b and outputs i of g[b, i] * d value[b, i] / d gamma_(j or jk)
-            total = np.tensordot(g, sg, axes=([0, 1], [0, 1]))
+            total = per_point_scale.sum(axis=0)
             if len(shape) == 0 or math.prod(shape) == 1 and total.size != 1:
                 total = np.asarray(total.sum())  # one gamma for every input: the total derivative
             grad_scale = torch.from_numpy(np.asarray(total)).reshape(shape).to(device=device, dtype=dtype)

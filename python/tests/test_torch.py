@@ -1,5 +1,6 @@
-"""gss.torch.Smoothed: forward = the NumPy estimate, backward = J^T v exactly, the learnable
-scale's gradient (Lemma 6) against finite differences, dtypes, seeds across calls."""
+"""gss.torch.Smoothed: forward = the NumPy estimate, backward = J^T v of its Jacobian (to rounding:
+the tape sums in another order), through both kinds of tape, the learnable scale's gradient
+(Lemma 6) against finite differences, dtypes, seeds across calls."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def numpy_vjp(v, jacobian):
     return np.matmul(v[:, None, :], jacobian)[:, 0, :]
 
 
+def assert_vjp_equal(grad, v, jacobian):
+    """grad == v^T J per point, to the rounding of a sum in another order (J^T v from a tape)."""
+    expected = numpy_vjp(v, jacobian)
+    rounding = 1e-13 * np.matmul(np.abs(v)[:, None, :], np.abs(jacobian))[:, 0, :] + 1e-300
+    assert np.all(np.abs(grad - expected) <= rounding), (grad, expected)
+
+
 def test_forward_and_backward_equal_the_numpy_estimate(sorter3):
     layer = gss.torch.Smoothed(sorter3, scale=0.5, samples=128, seed=42)
     x = torch.tensor([[0.1, -0.3, 0.8], [1.0, 0.2, -0.5]], dtype=torch.float64, requires_grad=True)
@@ -29,7 +37,50 @@ def test_forward_and_backward_equal_the_numpy_estimate(sorter3):
     est = gss.smooth(sorter3, x.detach().numpy(), scale=0.5, samples=128, seed=seed)
     assert out.dtype == torch.float64 and out.shape == (2, 9)
     assert np.array_equal(out.detach().numpy(), est.value)
-    assert np.array_equal(x.grad.numpy(), numpy_vjp(v.numpy(), est.jacobian))
+    assert_vjp_equal(x.grad.numpy(), v.numpy(), est.jacobian)
+
+
+def threshold_map(rows):
+    """f(x)_i = 1 if x_i > i/20 else 0, and f(x)_(n+i) = x_i^3: a box wide enough (m*p > 8(m + p))
+    for the tape to keep the samples instead of the Jacobian."""
+    n = rows.shape[1]
+    return np.concatenate([(rows > np.arange(n) / 20).astype(float), rows**3], axis=1)
+
+
+@pytest.mark.parametrize("covariate", ["loo", "none", "fx"])
+@pytest.mark.parametrize("sampler", ["rqmc-latin", "mc"])
+def test_backward_from_kept_samples_equals_the_full_jacobian(covariate, sampler):
+    n = 24
+    box = gss.function(threshold_map, n, 2 * n)
+    settings = dict(scale=0.3, samples=96, sampler=sampler, covariate=covariate)
+    layer = gss.torch.Smoothed(box, seed=11, threads=2, **settings)
+    x = torch.linspace(-0.5, 1.5, 3 * n, dtype=torch.float64).reshape(3, n).requires_grad_()
+    v = torch.randn(3, 2 * n, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out = layer(x)
+    (out * v).sum().backward()
+    est = gss.smooth(box, x.detach().numpy(), seed=gss.point_seed(11, 0), **settings)
+    assert np.allclose(out.detach().numpy(), est.value, rtol=1e-13, atol=1e-13)
+    assert_vjp_equal(x.grad.numpy(), v.numpy(), est.jacobian)
+    # Against a wrong Jacobian (one output's row negated) the check fails.
+    wrong = est.jacobian.copy()
+    wrong[:, n:] *= -1
+    with pytest.raises(AssertionError):
+        assert_vjp_equal(x.grad.numpy(), v.numpy(), wrong)
+
+
+def test_learned_scale_from_kept_samples_equals_the_full_estimate():
+    n = 24
+    box = gss.function(threshold_map, n, 2 * n)
+    layer = gss.torch.Smoothed(box, scale=np.full(n, 0.4), learn_scale=True, samples=64, seed=5)
+    x = torch.linspace(-0.5, 1.5, 2 * n, dtype=torch.float64).reshape(2, n).requires_grad_()
+    v = torch.randn(2, 2 * n, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    (layer(x) * v).sum().backward()
+    est = gss.smooth(box, x.detach().numpy(), scale=np.full(n, 0.4), samples=64, wrt_scale=True,
+                     seed=gss.point_seed(5, 0))
+    assert_vjp_equal(x.grad.numpy(), v.numpy(), est.jacobian)
+    expected = np.einsum("bi,bij->j", v.numpy(), est.scale_gradient)
+    rounding = 1e-13 * np.einsum("bi,bij->j", np.abs(v.numpy()), np.abs(est.scale_gradient))
+    assert np.all(np.abs(layer.scale.grad.numpy() - expected) <= rounding)
 
 
 def test_each_call_draws_fresh_noise_reproducibly(sorter3):
@@ -59,7 +110,8 @@ def test_float32_in_float32_out(sorter3):
     est = gss.smooth(sorter3, x.detach().double().numpy(), samples=64, seed=gss.point_seed(1, 0))
     assert np.array_equal(out.detach().numpy(), est.value.astype(np.float32))
     v = np.ones((1, 9))
-    assert np.array_equal(x.grad.numpy(), numpy_vjp(v, est.jacobian).astype(np.float32))
+    expected = numpy_vjp(v, est.jacobian)
+    assert np.allclose(x.grad.numpy(), expected, rtol=1e-6, atol=1e-7 * np.abs(est.jacobian).sum())
 
 
 def test_shaped_outputs_and_leading_axes(sorter3):

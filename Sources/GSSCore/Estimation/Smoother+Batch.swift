@@ -26,6 +26,17 @@ extension Smoother {
         _ blackBox: some BlackBox, atPoints points: [Double], count: Int,
         evaluators given: [any BatchEvaluator]? = nil
     ) throws -> [SmoothedEstimate] {
+        try forEachPoint(of: blackBox, atPoints: points, count: count, evaluators: given) { _, smoother, x, evaluators in
+            try smoother.estimate(blackBox, at: x, evaluators: evaluators)
+        }
+    }
+
+    /// Runs `body` for every point of a batch, as the batch rule above spreads them, with b, point b's
+    /// smoother (its seed `pointSeed(seed, point: b)`), x and evaluators; the results in point order.
+    func forEachPoint<Result: Sendable>(
+        of blackBox: some BlackBox, atPoints points: [Double], count: Int, evaluators given: [any BatchEvaluator]?,
+        _ body: @escaping @Sendable (Int, Smoother, [Double], ArraySlice<any BatchEvaluator>) throws -> Result
+    ) throws -> [Result] {
         let n = blackBox.inputCount
         guard count >= 1, points.count == count * n else {
             throw SmoothingError.invalidConfiguration(
@@ -34,21 +45,28 @@ extension Smoother {
         let evaluators = try given ?? blackBox.makeEvaluators(count: threads)
         precondition(!evaluators.isEmpty, "a batch needs at least one evaluator")
         let workers = min(threads, evaluators.count)
-        let results = BatchResults(count: count)
+        let results = BatchResults<Result>(count: count)
+        // Point b's smoother and x.
+        let point = { @Sendable (b: Int, base: Smoother) -> (Smoother, [Double]) in
+            var smoother = base
+            smoother.configuration.seed = Self.pointSeed(base.configuration.seed, point: b)
+            return (smoother, Array(points[b * n..<(b + 1) * n]))
+        }
 
         // Whole points on single workers first (each with its own evaluator and a one-thread smoother).
         let perWorker = count >= workers && workers > 1 ? count - count % workers : 0
         if perWorker > 0 {
             let next = Atomic<Int>(0)
-            WorkerThreads.run(count: workers) { worker in
-                var single = self
-                single.threads = 1
-                single.progress = nil
+            var single = self
+            single.threads = 1
+            single.progress = nil
+            WorkerThreads.run(count: workers) { [single] worker in
                 while !results.hasFailed {
                     let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard b < perWorker else { return }
                     results.record(b) {
-                        try single.estimatePoint(b, of: blackBox, points: points, evaluators: evaluators[worker..<worker + 1])
+                        let (smoother, x) = point(b, single)
+                        return try body(b, smoother, x, evaluators[worker..<worker + 1])
                     }
                 }
             }
@@ -58,19 +76,11 @@ extension Smoother {
         remaining.progress = nil
         for b in perWorker..<count where !results.hasFailed {
             results.record(b) {
-                try remaining.estimatePoint(b, of: blackBox, points: points, evaluators: evaluators[0..<workers])
+                let (smoother, x) = point(b, remaining)
+                return try body(b, smoother, x, evaluators[0..<workers])
             }
         }
         return try results.collect(naming: count > 1)
-    }
-
-    private func estimatePoint(
-        _ b: Int, of blackBox: some BlackBox, points: [Double], evaluators: ArraySlice<any BatchEvaluator>
-    ) throws -> SmoothedEstimate {
-        let n = blackBox.inputCount
-        var smoother = self
-        smoother.configuration.seed = Self.pointSeed(configuration.seed, point: b)
-        return try smoother.estimate(blackBox, at: Array(points[b * n..<(b + 1) * n]), evaluators: evaluators)
     }
 }
 
@@ -83,8 +93,8 @@ public struct BatchPointError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Every point's estimate or error, each slot written by exactly one worker.
-private final class BatchResults: @unchecked Sendable {
-    private var estimates: [SmoothedEstimate?]
+private final class BatchResults<Result>: @unchecked Sendable {
+    private var estimates: [Result?]
     private var errors: [(point: Int, error: any Error)] = []
     private let lock = Mutex<Void>(())
     private let failed = Atomic<Bool>(false)
@@ -93,7 +103,7 @@ private final class BatchResults: @unchecked Sendable {
 
     var hasFailed: Bool { failed.load(ordering: .relaxed) }
 
-    func record(_ point: Int, _ body: () throws -> SmoothedEstimate) {
+    func record(_ point: Int, _ body: () throws -> Result) {
         do {
             let estimate = try body()
             lock.withLock { _ in estimates[point] = estimate }
@@ -105,7 +115,7 @@ private final class BatchResults: @unchecked Sendable {
 
     /// The estimates in order, or the error of the lowest failed point: points are claimed in
     /// order and claimed points finish, so that point is the same for any thread count.
-    func collect(naming: Bool) throws -> [SmoothedEstimate] {
+    func collect(naming: Bool) throws -> [Result] {
         try lock.withLock { _ in
             if let first = errors.min(by: { $0.point < $1.point }) {
                 throw naming ? BatchPointError(point: first.point, underlying: first.error) : first.error

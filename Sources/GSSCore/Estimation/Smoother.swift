@@ -1,3 +1,4 @@
+import CGSSVectorMath
 import Synchronization
 
 /// The smoothed value and Jacobian of a black box at one point, with standard errors, and the
@@ -103,6 +104,27 @@ public struct Smoother: Sendable {
     /// `estimate(_:at:)` on the first evaluators of `given` (made by this black box and kept by
     /// the caller for reuse across estimates), or on fresh ones when nil.
     func estimate(_ blackBox: some BlackBox, at x: [Double], evaluators given: ArraySlice<any BatchEvaluator>?) throws -> SmoothedEstimate {
+        try withLanes(blackBox, at: x, evaluators: given) { run in
+            try estimate(run, blackBox: blackBox)
+        }
+    }
+
+    /// What an estimate at one point sets up before its samples run: the features, the chunks,
+    /// and one lane (evaluator and scratch) per worker.
+    struct PointRun {
+        let features: ScoreFeatures
+        let plan: ChunkPlan
+        /// Consecutive chunks per call of the black box.
+        let group: Int
+        let lanes: [ChunkLane]
+    }
+
+    /// Validates the request and calls `body` with the point's lanes, on the first evaluators of
+    /// `given` or on fresh ones; the lanes' buffers go back to the pool afterwards.
+    func withLanes<T>(
+        _ blackBox: some BlackBox, at x: [Double], evaluators given: ArraySlice<any BatchEvaluator>?,
+        _ body: (PointRun) throws -> T
+    ) throws -> T {
         let n = blackBox.inputCount
         let m = blackBox.outputCount
         try Self.validate(point: x, inputCount: n)
@@ -131,6 +153,16 @@ public struct Smoother: Sendable {
                 distribution: configuration.distribution, buffers: lanePool.take(sizes))
         }
         defer { lanePool.give(lanes.map(\.buffers)) }
+        return try body(PointRun(features: features, plan: plan, group: group, lanes: lanes))
+    }
+
+    /// The estimate of `estimate(_:at:)` on prepared lanes.
+    private func estimate(_ run: PointRun, blackBox: some BlackBox) throws -> SmoothedEstimate {
+        let (features, plan, group, lanes) = (run.features, run.plan, run.group, run.lanes)
+        let m = blackBox.outputCount
+        let n = blackBox.inputCount
+        let workerCount = lanes.count
+        let executor = self.executor
         let fx: [Double]? =
             configuration.covariate == .fx
             ? try executor.fromCoordinator(.doubles, recorded: true) { try lanes[0].evaluateUnperturbed() } : nil
@@ -574,6 +606,29 @@ final class ChunkLane: @unchecked Sendable {
             return ChunkSums(moments: sums, covariance: covarianceSums)
         }
         return ChunkSums(moments: sums, covariance: nil)
+    }
+
+    /// Evaluates the samples of consecutive chunks in one call of the black box and keeps them for
+    /// a vector–Jacobian product: each sample's outputs minus `shift` (rows × m) and its features
+    /// (rows × p), at the samples' rows of `responses` and `features`.
+    func record(
+        chunks: Range<Int>, plan: ChunkPlan, shift reference: [Double],
+        responses: UnsafeMutablePointer<Double>, features kept: UnsafeMutablePointer<Double>
+    ) throws {
+        let range = plan.range(chunk: chunks.lowerBound).lowerBound..<plan.range(chunk: chunks.upperBound - 1).upperBound
+        try evaluate(range: range, knownFirstOutput: chunks.lowerBound == 0 ? reference : nil)
+        let rows = range.count
+        let p = features.featureCount
+        let allFinite = outputs.withUnsafeBufferPointer { y in
+            gss_tape_shift_rows(y.baseAddress!, reference, rows, m, responses + range.lowerBound * m) != 0
+        }
+        if !allFinite {
+            let row = (0..<rows * m).first { !(outputs[$0] - reference[$0 % m]).isFinite }! / m
+            throw failure(
+                inputs: inputs, row: row, firstSample: range.lowerBound,
+                reason: "its output differs from sample 0's by more than a double can hold")
+        }
+        withFeatures { phi in (kept + range.lowerBound * p).update(from: phi, count: rows * p) }
     }
 
     /// Evaluates one chunk of a scalar black box: its values, in sample order (the median's first pass).

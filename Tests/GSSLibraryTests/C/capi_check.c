@@ -230,6 +230,56 @@ static void check_bad_requests(void) {
     gss_config_free(NULL);
 }
 
+/* gss_estimate_with_tape + gss_vjp: the value and g^T J of gss_estimate to rounding, through kept
+ * samples (the 12x12 shortest path: m*p far above 8(m + p)) and through a kept Jacobian (the
+ * sorter); a non-finite cotangent is refused and nothing is written. */
+static void check_vjp_tape(void) {
+    const char *plugins[2] = {"shortest-path", "sorter"};
+    for (int k = 0; k < 2; ++k) {
+        gss_black_box *box = NULL;
+        CHECK(gss_black_box_open_plugin(plugins[k], NULL, 0, &box, error, sizeof error) == GSS_OK, "%s", error);
+        if (!box) continue;
+        size_t n, m;
+        gss_black_box_dims(box, &n, &m);
+        enum { B = 3 };
+        double *x = malloc(sizeof(double) * B * n), *value = malloc(sizeof(double) * B * m);
+        double *J = malloc(sizeof(double) * B * m * n), *tape_value = malloc(sizeof(double) * B * m);
+        double *g = malloc(sizeof(double) * B * m), *vjp = malloc(sizeof(double) * B * n);
+        for (size_t i = 0; i < B * n; ++i) x[i] = 1 + (double)((i * 37) % 23) / 11;
+        for (size_t i = 0; i < B * m; ++i) g[i] = (double)((i * 53) % 29) / 14 - 1;
+        gss_config *config = config_with(64, 5, 2);
+        gss_estimate_outputs out = {.struct_size = sizeof out, .value = value, .jacobian = J};
+        CHECK(gss_estimate(box, config, x, B, &out, NULL, error, sizeof error) == GSS_OK, "%s", error);
+        gss_vjp_tape *tape = NULL;
+        CHECK(gss_estimate_with_tape(box, config, x, B, tape_value, NULL, &tape, NULL, error, sizeof error) == GSS_OK, "%s", error);
+        CHECK(tape != NULL && gss_vjp_tape_bytes(tape) > 0, "%s: a tape with numbers", plugins[k]);
+        CHECK(gss_vjp(tape, g, vjp, NULL, error, sizeof error) == GSS_OK, "%s", error);
+        double worst_value = 0, worst_vjp = 0;
+        for (size_t i = 0; i < B * m; ++i) worst_value = fmax(worst_value, fabs(value[i] - tape_value[i]));
+        for (int b = 0; b < B; ++b)
+            for (size_t j = 0; j < n; ++j) {
+                double sum = 0, magnitude = 0;
+                for (size_t i = 0; i < m; ++i) {
+                    sum += g[b * m + i] * J[(b * m + i) * n + j];
+                    magnitude += fabs(g[b * m + i] * J[(b * m + i) * n + j]);
+                }
+                if (fabs(sum - vjp[b * n + j]) > 1e-13 * magnitude + 1e-300) worst_vjp = fmax(worst_vjp, fabs(sum - vjp[b * n + j]));
+            }
+        CHECK(worst_value <= 1e-13, "%s: the tape's value differs by %g", plugins[k], worst_value);
+        CHECK(worst_vjp == 0, "%s: g^T J differs by %g beyond rounding", plugins[k], worst_vjp);
+        /* A NaN cotangent: refused, x_cotangent untouched. */
+        g[1] = NAN;
+        vjp[0] = 12345;
+        CHECK(gss_vjp(tape, g, vjp, NULL, error, sizeof error) == GSS_E_INVALID_ARGUMENT, "a NaN cotangent is refused");
+        CHECK(strstr(error, "cotangent must hold finite numbers") != NULL && vjp[0] == 12345, "message: %s", error);
+        gss_vjp_tape_free(tape);
+        gss_vjp_tape_free(NULL);
+        gss_config_free(config);
+        gss_black_box_free(box);
+        free(x), free(value), free(J), free(tape_value), free(g), free(vjp);
+    }
+}
+
 int main(void) {
     check_versions();
     check_linear_closed_form();
@@ -238,6 +288,7 @@ int main(void) {
     check_cancellation();
     check_program();
     check_bad_requests();
+    check_vjp_tape();
     printf("%s: %d failed checks\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }
