@@ -173,11 +173,8 @@ public func gss_black_box_evaluate(
         let x = try required(x, "x")
         let y = try required(y, "y")
         guard rows >= 1 else { throw LibraryError.invalid("rows must be at least 1, got \(rows)") }
-        let n = handle.inputCount
         let workers = threads == 0 ? Int(gss_library_processor_count()) : Int(threads)
-        let outputs = try RowEvaluation.evaluate(
-            handle, rows: Array(UnsafeBufferPointer(start: x, count: rows * n)), count: rows, threads: workers, call: call)
-        y.update(from: outputs, count: outputs.count)
+        try RowEvaluation.evaluate(handle, rows: x, count: rows, threads: workers, call: call, into: y)
     }
 }
 

@@ -11,6 +11,7 @@ final class LibraryBlackBox: @unchecked Sendable {  // mutable state only under 
     let defaultInput: [Double]?
     private let calls = Mutex<Void>(())
     private var evaluators: [any BatchEvaluator] = []
+    private var rowScratch: Scratch? = nil
 
     init(_ blackBox: any BlackBox, outputShape: [Int]? = nil, defaultInput: [Double]? = nil) {
         self.blackBox = InterruptibleBlackBox(blackBox)
@@ -41,6 +42,17 @@ final class LibraryBlackBox: @unchecked Sendable {  // mutable state only under 
                 throw error
             }
         }
+    }
+}
+
+extension LibraryBlackBox {
+    /// Scratch for `count` outputs of gss_black_box_evaluate, kept for the next call; only inside
+    /// `withEvaluators` (one call at a time). Kept up to 64 MiB: a bigger one is freed with the next.
+    func scratch(count: Int) -> Scratch {
+        if let kept = rowScratch, kept.capacity >= count, kept.capacity <= max(count * 2, 1 << 23) { return kept }
+        let fresh = Scratch(capacity: count)
+        rowScratch = count <= 1 << 23 ? fresh : nil
+        return fresh
     }
 }
 

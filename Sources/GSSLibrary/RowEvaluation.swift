@@ -3,24 +3,28 @@ import GSSCore
 import Synchronization
 
 /// f itself at many rows (gss_black_box_evaluate): blocks of rows claimed in order by the workers,
-/// into a scratch array that reaches the caller only when every row succeeded and is finite.
+/// read from the caller's x in place, into the handle's scratch array (kept between calls: a fresh
+/// 8 MB array costs more in page faults than the shortest-path plugin's 7,000 solves), copied to
+/// the caller's y only when every row succeeded and is finite.
 enum RowEvaluation {
     /// Rows per claimed block: few enough hand-overs, small enough to spread over workers.
     static let blockRows = 64
 
     static func evaluate(
-        _ box: LibraryBlackBox, rows: [Double], count: Int, threads: Int, call: UnsafeMutablePointer<gss_call>?
-    ) throws -> [Double] {
+        _ box: LibraryBlackBox, rows x: UnsafePointer<Double>, count: Int, threads: Int, call: UnsafeMutablePointer<gss_call>?,
+        into y: UnsafeMutablePointer<Double>
+    ) throws {
         let n = box.inputCount
         let m = box.outputCount
-        if let bad = rows.firstIndex(where: { !$0.isFinite }) {
-            throw LibraryError.invalid("x must hold finite numbers, but row \(bad / n), entry \(bad % n) is \(rows[bad])")
+        if let bad = (0..<count * n).first(where: { !x[$0].isFinite }) {
+            throw LibraryError.invalid("x must hold finite numbers, but row \(bad / n), entry \(bad % n) is \(x[bad])")
         }
+        nonisolated(unsafe) let rows = x
         let blocks = (count + blockRows - 1) / blockRows
         let workers = max(1, min(threads, blocks))
-        let outputs = Scratch(count: count * m)
         let failures = Mutex<[(row: Int, error: any Error)]>([])
         try box.withEvaluators(count: workers, call: call) { evaluators in
+            let outputs = box.scratch(count: count * m)
             let next = Atomic<Int>(0)
             WorkerThreads.run(count: workers) { worker in
                 while failures.withLock({ $0.isEmpty }) {
@@ -34,22 +38,20 @@ enum RowEvaluation {
             }
             // Blocks are claimed in order and claimed blocks finish: the lowest failed row is the same for any thread count.
             if let first = failures.withLock({ $0.min { $0.row < $1.row } }) { throw first.error }
+            y.update(from: outputs.pointer, count: count * m)
         }
-        return outputs.values
     }
 
     /// Evaluates one block; nil, or the first failed row of it and why.
     private static func evaluateBlock(
-        _ range: Range<Int>, of box: LibraryBlackBox, evaluator: any BatchEvaluator, rows: [Double], into outputs: Scratch
+        _ range: Range<Int>, of box: LibraryBlackBox, evaluator: any BatchEvaluator, rows: UnsafePointer<Double>, into outputs: Scratch
     ) -> (row: Int, error: any Error)? {
         let n = box.inputCount
         let m = box.outputCount
         let y = outputs.pointer + range.lowerBound * m
         y.update(repeating: .nan, count: range.count * m)
         do {
-            try rows.withUnsafeBufferPointer { x in
-                try evaluator.evaluate(x.baseAddress! + range.lowerBound * n, rows: range.count, into: y)
-            }
+            try evaluator.evaluate(rows + range.lowerBound * n, rows: range.count, into: y)
         } catch {
             // Blame the first row the black box marked with NaN (the ABI's convention), else the block's first.
             let row = range.first { r in (0..<m).contains { outputs.pointer[r * m + $0].isNaN } } ?? range.lowerBound
@@ -62,27 +64,24 @@ enum RowEvaluation {
         return nil
     }
 
-    private static func failure(_ box: LibraryBlackBox, rows: [Double], row: Int, reason: String) -> LibraryError {
+    private static func failure(_ box: LibraryBlackBox, rows: UnsafePointer<Double>, row: Int, reason: String) -> LibraryError {
         let n = box.inputCount
-        let input = Array(rows[row * n..<(row + 1) * n])
+        let input = Array(UnsafeBufferPointer(start: rows + row * n, count: n))
         return LibraryError(
             status: GSS_E_EVALUATION, message: "\(box.blackBox.displayName) failed at row \(row) (input \(formatRow(input))): \(reason)",
             point: row, sample: -1, input: input)
     }
 }
 
-/// Workers' shared output array; each block is written by exactly one worker.
+/// Workers' shared output array; each block is written (NaN first) by exactly one worker.
 final class Scratch: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Double>
-    let count: Int
+    let capacity: Int
 
-    init(count: Int) {
-        self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: .nan, count: count)
+    init(capacity: Int) {
+        self.capacity = capacity
+        pointer = .allocate(capacity: max(capacity, 1))
     }
-
-    var values: [Double] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
     deinit { pointer.deallocate() }
 }
