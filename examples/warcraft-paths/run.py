@@ -82,6 +82,11 @@ def main() -> None:
                    help="after the study: s = 1000 for gss (logistic, algorithm), every seed; and seed 0 of "
                         "gss (logistic, algorithm, s = 100) and Fenchel-Young (s = 10) at --long-steps")
     p.add_argument("--long-steps", type=int, default=1200)
+    p.add_argument("--long-tier", type=int, default=0, metavar="STEPS",
+                   help="instead of the study: seeds 0 .. seeds-1 at STEPS steps on --train-maps maps of "
+                        "gss (logistic; smoothing the algorithm at s = 100 and 1000, the objective at "
+                        "s = 100), blackbox and Fenchel-Young (s = 10), seed-major, with the gamma and "
+                        "sigma the study's stage 1 chose (it must be in the journal)")
     p.add_argument("--smoke", action="store_true", help="tiny evaluations (50 maps), to check the harness")
     args = p.parse_args()
     sys.path.insert(0, HERE)
@@ -118,10 +123,35 @@ def main() -> None:
 
     sel_gss = [RunConfig("gss-algorithm-logistic", g, 0, samples=100, **base) for g in GAMMAS]
     sel_fy = [RunConfig("fy", s, 0, samples=10, **base) for s in SIGMAS]
-    run_all(sel_gss + sel_fy, "stage 1 (gamma and sigma on validation, seed 0)")
+    if args.long_tier:
+        # Stage 1 as the study ran it (default steps and maps), from the journal.
+        study = dict(steps=300, batch=args.batch)
+        sel_gss = [RunConfig("gss-algorithm-logistic", g, 0, samples=100, **study) for g in GAMMAS]
+        sel_fy = [RunConfig("fy", s, 0, samples=10, **study) for s in SIGMAS]
+        done = journal.keys()
+        if any(c.key() not in done for c in sel_gss + sel_fy):
+            raise SystemExit("--long-tier needs the study's stage 1 in the journal; run the study first.")
+    else:
+        run_all(sel_gss + sel_fy, "stage 1 (gamma and sigma on validation, seed 0)")
     records = journal.load()
     gamma, sigma = best(records, sel_gss), best(records, sel_fy)
     log(f"chosen: gamma {gamma:.3g}, sigma {sigma:.3g}, lambda {LAMBDA:g}")
+    if args.long_tier:
+        long = dict(base, steps=args.long_tier, train_maps=args.train_maps)
+        tier = []
+        for seed in range(args.seeds):
+            tier += [RunConfig("gss-algorithm-logistic", gamma, seed, samples=100, **long),
+                     RunConfig("fy", sigma, seed, samples=10, **long),
+                     RunConfig("gss-objective-logistic", gamma, seed, samples=100, **long),
+                     RunConfig("blackbox", LAMBDA, seed, samples=1, **long),
+                     RunConfig("gss-algorithm-logistic", gamma, seed, samples=1000, **long)]
+        run_all(tier, f"long tier ({args.long_tier} steps, {args.train_maps} maps, seeds 0..{args.seeds - 1})")
+        if pool:
+            pool.close()
+        import report
+
+        report.main(args.journal)
+        return
     main_runs, more_runs = [], []
     for seed in range(args.seeds):
         for samples in (100, 10):

@@ -34,6 +34,7 @@ class RunConfig:
     curve_maps: int = 100
     val_maps: int = 1000  # at most: the validation split's size
     test_maps: int = 1000
+    train_maps: int = 3000  # the first N of the 10,000 training maps (the last fifth, at most 1,000, validate)
 
     def key(self) -> str:
         parts = [self.method, f"h={self.hyper:.6g}", f"seed={self.seed}", f"steps={self.steps}",
@@ -42,6 +43,8 @@ class RunConfig:
             parts.append(f"s={self.samples}")
         if self.method.startswith("gss-"):
             parts.append(self.sampler)
+        if self.train_maps != 3000:  # the study's default; earlier keys stay as they were
+            parts.append(f"maps={self.train_maps}")
         return " ".join(parts)
 
 

@@ -52,15 +52,15 @@ class _SmoothFunction(torch.autograd.Function):
             scale_args = dict(scale=float(scale_values))
         else:
             scale_args = dict(scale=scale_values)
-        # Only what a backward pass will need: no tape for inference, no scale derivative unless
-        # gamma is learned.  The tape gives J^T g without forming J when that is faster.
-        if (need_x or need_scale) and points.shape[0] > 0:
-            value, ctx.tape = estimate_with_tape(
-                box, points, seed=seed, wrt_scale=need_scale, **scale_args, **layer.settings)
+        # The value through the tape's path, which forms no Jacobian where keeping the samples is
+        # cheaper (the full estimate's sums cost as much without a Jacobian requested); the tape is
+        # kept only for a backward pass, and differentiates gamma only when it is learned.
+        if points.shape[0] > 0:
+            value, tape = estimate_with_tape(box, points, seed=seed, wrt_scale=need_scale,
+                                             **scale_args, **layer.settings)
         else:
-            value = estimate(box, points, seed=seed, jacobian=False, stderr=False,
-                             **scale_args, **layer.settings).value
-            ctx.tape = None
+            value, tape = np.empty((0, m)), None
+        ctx.tape = tape if need_x or need_scale else None
         ctx.x_meta = (x.shape, x.dtype, x.device)
         ctx.scale_meta = (scale.shape, scale.dtype, scale.device)
         ctx.m = m
