@@ -78,6 +78,9 @@ def main() -> None:
     p.add_argument("--larger-samples", type=int, default=0,
                    help="after the study: gss with rqmc-latin at this s (e.g. 1024), at the gamma chosen at s = --samples")
     p.add_argument("--smoke", action="store_true", help="tiny evaluations (50 sets), to check the harness")
+    p.add_argument("--long-tier", type=int, default=0, metavar="STEPS",
+                   help="instead of the study: every method at STEPS steps, seeds 0 .. seeds-1 (seed-major), "
+                        "at the values the study's stage 1 (--steps) chose; stage 1 must be in the journal")
     args = p.parse_args()
     sys.path.insert(0, HERE)
     from journal import Journal, log
@@ -106,10 +109,24 @@ def main() -> None:
 
     # stage 1: selection, seed 0
     sel = [RunConfig(m, h, 0, **base) for m in METHODS for h in candidates(m)]
-    run_all(sel, "stage 1 (hyperparameter selection, seed 0)")
+    if args.long_tier:
+        if any(c.key() not in journal.keys() for c in sel):
+            raise SystemExit("--long-tier needs the study's stage 1 (at --steps) in the journal; run the study first.")
+    else:
+        run_all(sel, "stage 1 (hyperparameter selection, seed 0)")
     records = journal.load()
     chosen = {m: choose(records, m, base) for m in METHODS}
     log("chosen: " + ", ".join(f"{m} {h:.3g}" for m, h in chosen.items()))
+    if args.long_tier:
+        long = dict(base, steps=args.long_tier)
+        tier = [RunConfig(m, chosen[m], s, **long) for s in range(args.seeds) for m in METHODS]
+        run_all(tier, f"long tier ({args.long_tier} steps, seeds 0..{args.seeds - 1})")
+        if pool:
+            pool.close()
+        import report
+
+        report.main(args.journal)
+        return
     # stage 2: the other seeds, seed-major so that an interrupted study has whole seeds
     fin = [RunConfig(m, chosen[m], s, **base) for s in range(1, args.seeds) for m in METHODS]
     run_all(fin, f"stage 2 (seeds 1..{args.seeds - 1} at the chosen values)")
