@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._box import BlackBox
-from ._smooth import _seed_value, estimate, point_seed
+from ._smooth import _seed_value, estimate, estimate_with_tape, point_seed
 
 __all__ = ["smooth"]
 
@@ -118,10 +118,16 @@ def smooth(box: BlackBox, *, shaped: bool = False, **settings: Any) -> Callable[
         call_seeds = np.broadcast_to(seeds, v_shape).transpose(order).reshape(calls, -1)[:, 0]
         values, jacobians = [], []
         for index in range(calls):
-            est = estimate(box, points[index], seed=int(call_seeds[index]), stderr=False,
-                           jacobian=with_jacobian, **settings)
-            values.append(est.value)
-            jacobians.append(est.jacobian)
+            if with_jacobian:
+                est = estimate(box, points[index], seed=int(call_seeds[index]), stderr=False, **settings)
+                values.append(est.value)
+                jacobians.append(est.jacobian)
+            elif points.shape[1] > 0:
+                # The value alone through the tape's path: no Jacobian sums where samples are cheaper.
+                value, _ = estimate_with_tape(box, points[index], seed=int(call_seeds[index]), **settings)
+                values.append(value)
+            else:
+                values.append(np.empty((0, m)))
         ordered_lead = tuple(v_shape[axis] for axis in order) + own_lead
         back = list(np.argsort(order)) + list(range(vmapped, vmapped + len(own_lead)))
 

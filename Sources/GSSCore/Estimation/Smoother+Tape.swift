@@ -1,3 +1,5 @@
+import CGSSVectorMath
+
 /// Estimates for a training step's backward pass, which needs only gᵀJ for the cotangent g that
 /// arrives later, never J itself. The Jacobian estimate is E[(f − c) Φᵀ] / γ column by column, so
 /// gᵀJ = E[(gᵀf − gᵀc) Φᵀ] / γ: keeping each sample's outputs and features (s·(m + p) numbers)
@@ -6,8 +8,6 @@
 ///
 /// The tape's value and products equal the full estimate's value and gᵀJ for the same seed, but
 /// not bit for bit: the sums run in another order.
-import CGSSVectorMath
-
 extension Smoother {
     /// Kept samples cost 8·s·(m + p) bytes per point; above this many bytes for a whole batch, the
     /// tape keeps each point's Jacobian instead (m·p numbers, computed now).
