@@ -90,6 +90,31 @@ def main(journal: str) -> None:
         lines.append(f"| {label(rs[0]['config'])} | {k[1]} | {k[2] if k[0] != 'blackbox' else '—'} | {hyper(rs[0]['config'])} | "
                      f"{len(rs)} | {ms([r['test_exact'] for r in rs])} | {ms([r['test_optimal'] for r in rs])} | "
                      f"{net:.0f} | {lay:.0f} | {100 * lay / (net + lay):.0f}% |")
+    tiers = defaultdict(list)  # runs of another length repeated over seeds: a table of their own
+    for r in longer:
+        c = r["config"]
+        tiers[(c["steps"], c.get("train_maps", 3000), c["method"], c["sampler"], c["samples"], c["hyper"])].append(r)
+    tiers = {k: rs for k, rs in tiers.items() if len(rs) >= 2}
+    if tiers:
+        lines += ["", "## Longer runs over seeds (mean ± sd; one row per seed below)", "",
+                  "| steps | training maps | method | sampler | s | hyperparameter | seeds | exact path % | optimal path % | "
+                  "validation curve, mean (step: exact %) | layer share |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        tier_order = lambda k: (k[0], k[1], 0 if k[2].startswith("gss-algorithm") else 1 if k[2].startswith("gss-objective") else 2,
+                                k[2], k[4])
+        for k in sorted(tiers, key=tier_order):
+            rs = tiers[k]
+            c = rs[0]["config"]
+            curves = [np.array(r["curve"]) for r in rs]
+            n = min(len(x) for x in curves)
+            mean = np.mean([x[:n] for x in curves], axis=0)
+            curve = ", ".join(f"{int(p[0])}: {100 * p[2]:.0f}" for p in mean[max(n // 6, 1) - 1::max(n // 6, 1)])
+            net = np.median([r["ms_per_step_network"] for r in rs])
+            lay = np.median([r["ms_per_step_layer"] for r in rs])
+            lines.append(f"| {k[0]} | {k[1]:,} | {label(c)} | {c['sampler'] if c['method'].startswith('gss-') else 'mc'} | "
+                         f"{k[4] if c['method'] != 'blackbox' else '—'} | {hyper(c)} | {len(rs)} | "
+                         f"{ms([r['test_exact'] for r in rs])} | {ms([r['test_optimal'] for r in rs])} | {curve} | "
+                         f"{100 * lay / (net + lay):.0f}% |")
     if longer:
         lines += ["", "## Other run lengths (single runs)", "",
                   "| method | sampler | s | hyperparameter | seed | steps | test exact % | test optimal % | validation curve (step: exact %) |",
