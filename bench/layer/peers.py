@@ -409,12 +409,13 @@ class TorchPerturbedShortestPath(_TorchStep):
 
 
 class GssPart:
-    """Where gss's step goes: the estimate alone (gss.smooth's call as the layer makes it, no
-    torch), or f alone (the plugin on B*s perturbed rows made beforehand, all cores)."""
+    """Where gss's step goes: its two gss calls alone (the forward estimate with its tape and the
+    backward vector-Jacobian product, as the layer makes them, no torch), or f alone (the plugin
+    on B*s perturbed rows made beforehand, all cores)."""
 
     def __init__(self, case, p, part):
         import gss
-        from gss._smooth import estimate
+        from gss._smooth import estimate_with_tape
 
         if case == "sorter":
             box = gss.plugin("sorter", n=p["n"])
@@ -422,7 +423,8 @@ class GssPart:
         else:
             box = gss.plugin("shortest-path", rows=p["side"], cols=p["side"])
             x, _ = shortest_path_data(p)
-        self.box, self.p, self.part, self.x, self.estimate, self.count = box, p, part, x, estimate, 0
+        self.box, self.p, self.part, self.x, self.estimate, self.count = box, p, part, x, estimate_with_tape, 0
+        self.cotangent = np.ones((len(x), box.m))
         rng = np.random.default_rng(1)
         noise = rng.logistic(size=(len(x) * p["samples"], x.shape[1])) if p["dist"] == "logistic" else \
             rng.standard_normal((len(x) * p["samples"], x.shape[1]))
@@ -431,15 +433,16 @@ class GssPart:
     def step(self):
         self.count += 1
         if self.part == "estimate":
-            return self.estimate(self.box, self.x, dist=self.p["dist"], scale=self.p["scale"],
-                                 samples=self.p["samples"], seed=self.count, stderr=False)
+            _, tape = self.estimate(self.box, self.x, dist=self.p["dist"], scale=self.p["scale"],
+                                    samples=self.p["samples"], seed=self.count)
+            return tape.vjp(self.cotangent)
         return self.box(self.rows)
 
     def describe(self):
         if self.part == "estimate":
-            return ("gss's estimate alone: value and Jacobian at the B points in one gss_estimate "
-                    "call through the Python binding (float64 numpy, no torch, no standard errors), "
-                    "all cores")
+            return ("gss's two calls alone: the value and tape at the B points "
+                    "(gss_estimate_with_tape) and J^T g from the tape (gss_vjp), through the Python "
+                    "binding (float64 numpy, no torch), all cores")
         return (f"the black box alone: the plugin on the B*s = {len(self.rows)} perturbed rows made "
                 f"beforehand, one call, all cores (no sampling, no estimator)")
 
