@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GSSCore
 
 /// The reference Jacobian a study measures errors against, with an estimate of its own error

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSCore
 import GSSHost
 
@@ -106,13 +107,13 @@ extension ExternalBlackBoxOptions {
     /// dlopen refuses a linker script such as libm.so (for the compiler, with "invalid ELF
     /// header"); the message then names the library the script stands for, such as libm.so.6.
     static func namingTheRealLibrary(_ error: ForeignFunctionError, symbol: String) -> ForeignFunctionError {
-        guard let header = error.message.range(of: ": invalid ELF header"),
-            let start = error.message[..<header.lowerBound].range(of: "--symbol: ", options: .backwards),
+        guard let header = error.message.firstRange(of: ": invalid ELF header"),
+            let start = error.message[..<header.lowerBound].ranges(of: "--symbol: ").last,
             let script = FileManager.default.contents(atPath: String(error.message[start.upperBound..<header.lowerBound])),
             script.count < 1 << 16, let text = String(data: script, encoding: .utf8)
         else { return error }
         // GROUP ( /lib/x86_64-linux-gnu/libm.so.6 AS_NEEDED ( … ) ): the first file named.
-        guard let group = text.range(of: #"(GROUP|INPUT)\s*\(\s*[^\s()]+"#, options: .regularExpression) else { return error }
+        guard let group = text.firstRange(of: #/(GROUP|INPUT)\s*\(\s*[^\s()]+/#) else { return error }
         let named = text[group].split(whereSeparator: { $0.isWhitespace || $0 == "(" }).last.map(String.init) ?? ""
         let library = named.split(separator: "/").last.map(String.init) ?? named
         let given = String(symbol[..<(symbol.lastIndex(of: ":") ?? symbol.endIndex)])

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSHost
 
 /// --isolate and --eval-timeout: run the plugin in worker processes, so that a crash or a hang in
