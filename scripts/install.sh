@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds gss in release mode and installs it under a prefix, for machines without the Swift
-# toolchain (the executable links the Swift standard library and Foundation statically):
+# toolchain (the executable links the Swift standard library and FoundationEssentials statically):
 #
 #   DIR/bin/gss                      the command
 #   DIR/lib/gss/libgss-<id>.so       the bundled plugins (found by gss through ../lib/gss)
@@ -38,8 +38,11 @@ plugins=(sorter shortest-path tem renderer)
 # One configuration for every product, so that no module is built twice. Executables are linked
 # position-dependent: the loader then has no relative relocations to apply to gss's Swift metadata
 # (0.8 ms of every start, BENCHMARKS.md); only with the runtime linked in statically, since
-# against the shared libswiftCore.so ld.so warns about its protected symbols on every run.
-build=(swift build -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -no-pie)
+# against the shared libswiftCore.so ld.so warns about its protected symbols on every run. And
+# they export no symbols (swiftc's -static-stdlib asks for --export-dynamic): nothing loads
+# against gss, and the runtime's dladdr at start-up and the plugin locator's walk every symbol
+# an executable exports (5,100 of them).
+build=(swift build -c release --static-swift-stdlib -Xswiftc -Xclang-linker -Xswiftc -no-pie -Xlinker --no-export-dynamic)
 "${build[@]}" --product gss
 "${build[@]}" --product GSS
 for id in "${plugins[@]}"; do "${build[@]}" --product "gss-$id"; done
