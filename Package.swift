@@ -70,8 +70,9 @@ let swiftTargets: [Target] = [
     // OpenBLAS, for the estimators' per-chunk sums as matrix products (dgemm) when there are more
     // than 8 score features; opened on first use (dlopen), so start-up does not pay for it.
     .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
-    // Array logarithms through glibc's vector math library (libmvec), for the inverse CDFs.
-    .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
+    // Array logarithms through glibc's vector math library (libmvec, opened on first use), for the
+    // inverse CDFs.
+    .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
     // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
     .target(
         name: "GSSCore",
