@@ -54,7 +54,8 @@ trap 'rm -rf "$staging" "$cxx"' EXIT
 # before the compiler's own, makes that one static. The plugins are linked the same way: being C,
 # they take nothing from the archive and so no longer name libstdc++.so.6 as a dependency, which
 # dlopen would otherwise load. Not libgss.so: it needs libstdc++ (the Swift runtime inside it),
-# and a shared object cannot take the archive's position-dependent code.
+# and a shared object cannot take the archive's position-dependent code. gss takes libgcc's
+# unwinder statically as well (-static-libgcc), one shared library fewer to load.
 static_cxx=()
 archive="$(clang -print-file-name=libstdc++.a 2>/dev/null || true)"
 if [ -f "$archive" ]; then
@@ -63,7 +64,7 @@ if [ -f "$archive" ]; then
 else
     echo "install.sh: no libstdc++.a found (clang -print-file-name), so gss links the shared libstdc++" >&2
 fi
-"${build[@]}" "${static_cxx[@]}" --product gss
+"${build[@]}" "${static_cxx[@]}" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc --product gss
 "${build[@]}" --product GSS
 for id in "${plugins[@]}"; do "${build[@]}" "${static_cxx[@]}" --product "gss-$id"; done
 products="$("${build[@]}" --show-bin-path)"
