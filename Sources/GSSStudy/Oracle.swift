@@ -1,4 +1,3 @@
-import FoundationEssentials
 import GSSCore
 
 /// The reference Jacobian a study measures errors against, with an estimate of its own error

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 
 /// A sample mean with its two-sided confidence interval from Student's t distribution.

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import GSSCore
 
 /// A ratio of two configurations' mean errors with its 95% interval. Repeat r uses the same seed

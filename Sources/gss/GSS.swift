@@ -1,6 +1,5 @@
 import ArgumentParser
 import CGSSPlugin
-import FoundationEssentials
 import Glibc
 import GSSCore
 import GSSHost

@@ -1,6 +1,4 @@
 import ArgumentParser
-import FoundationEssentials
-import Glibc
 import GSSHost
 
 /// --isolate and --eval-timeout: run the plugin in worker processes, so that a crash or a hang in

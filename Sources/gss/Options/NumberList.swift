@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 
 /// Numbers given as "1,2.5,-3" or read from @FILE (a JSON array, or a .npy array of float64/float32).
