@@ -70,8 +70,9 @@ let swiftTargets: [Target] = [
     // OpenBLAS, for the estimators' per-chunk sums as matrix products (dgemm) when there are more
     // than 8 score features; opened on first use (dlopen), so start-up does not pay for it.
     .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
-    // Array logarithms through glibc's vector math library (libmvec), for the inverse CDFs.
-    .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("mvec"), .linkedLibrary("m")]),
+    // Array logarithms through glibc's vector math library (libmvec, opened on first use), for the
+    // inverse CDFs.
+    .target(name: "CGSSVectorMath", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("m")]),
     // Estimators, distributions, samplers: pure computation on batches of numbers, no I/O.
     .target(
         name: "GSSCore",
@@ -111,10 +112,11 @@ let swiftTargets: [Target] = [
                 "-static-stdlib", "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/GSSLibrary/exports.map",
             ])
         ]),
-    // zlib from the system (Debian zlib1g-dev), for PNG files.
+    // zlib from the system (Debian zlib1g-dev), for the tests' PNG reader; GSSPlots opens the
+    // library itself (dlopen) when it first writes a PNG file.
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // Pictures: SVG documents, colour ramps, heat maps, PNG images, loss curves, image grids, bar charts.
-    .target(name: "GSSPlots", dependencies: ["CZlib"]),
+    .target(name: "GSSPlots"),
     // Studies over estimator settings (orchestration, journals, result files; not in Core).
     .target(name: "GSSStudy", dependencies: ["GSSCore", "GSSHost", "GSSPlots"]),
     // The `gss` command.

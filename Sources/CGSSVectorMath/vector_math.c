@@ -7,17 +7,45 @@
 #include "gss_vector_math.h"
 #include "vector_width.h"
 
+#include <dlfcn.h>
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-__m128d _ZGVbN2v_log1p(__m128d);
-__m128d _ZGVbN2v_log(__m128d);
-GSS_TARGET_4 __m256d _ZGVdN4v_log1p(__m256d);
-GSS_TARGET_4 __m256d _ZGVdN4v_log(__m256d);
-GSS_TARGET_8 __m512d _ZGVeN8v_log1p(__m512d);
-GSS_TARGET_8 __m512d _ZGVeN8v_log(__m512d);
+/* libmvec is opened on first use (dlopen), not linked: most runs of gss (eval, --help, list) take
+ * no array logarithm, and every library linked in costs every start its loading (BENCHMARKS.md,
+ * "Start-up"). It is part of glibc on x86-64, so it is always there. */
+typedef __m128d (*vector_2)(__m128d);
+typedef __m256d (*vector_4)(__m256d);
+typedef __m512d (*vector_8)(__m512d);
+static struct {
+    vector_2 log1p_2, log_2;
+    vector_4 log1p_4, log_4;
+    vector_8 log1p_8, log_8;
+} mvec;
+static pthread_once_t mvec_opened = PTHREAD_ONCE_INIT;
+
+static void *mvec_symbol(void *library, const char *name) {
+    void *symbol = library ? dlsym(library, name) : NULL;
+    if (!symbol) {
+        fprintf(stderr, "gss: cannot load %s from libmvec.so.1 (%s)\n", name, library ? dlerror() : "not found");
+        abort();
+    }
+    return symbol;
+}
+
+static void mvec_open(void) {
+    void *library = dlopen("libmvec.so.1", RTLD_NOW | RTLD_LOCAL);
+    mvec.log1p_2 = (vector_2)mvec_symbol(library, "_ZGVbN2v_log1p");
+    mvec.log_2 = (vector_2)mvec_symbol(library, "_ZGVbN2v_log");
+    mvec.log1p_4 = (vector_4)mvec_symbol(library, "_ZGVdN4v_log1p");
+    mvec.log_4 = (vector_4)mvec_symbol(library, "_ZGVdN4v_log");
+    mvec.log1p_8 = (vector_8)mvec_symbol(library, "_ZGVeN8v_log1p");
+    mvec.log_8 = (vector_8)mvec_symbol(library, "_ZGVeN8v_log");
+}
 
 gss_vector_width gss_detect_vector_width(void) {
     static gss_vector_width width = GSS_WIDTH_UNKNOWN;  /* benign race: every thread computes the same value */
@@ -51,14 +79,15 @@ gss_vector_width gss_detect_vector_width(void) {
         }                                                                              \
     }
 
-DEFINE_APPLY(log1p_2, , __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, _ZGVbN2v_log1p)
-DEFINE_APPLY(log1p_4, GSS_TARGET_4, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, _ZGVdN4v_log1p)
-DEFINE_APPLY(log1p_8, GSS_TARGET_8, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, _ZGVeN8v_log1p)
-DEFINE_APPLY(log_2, , __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, _ZGVbN2v_log)
-DEFINE_APPLY(log_4, GSS_TARGET_4, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, _ZGVdN4v_log)
-DEFINE_APPLY(log_8, GSS_TARGET_8, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, _ZGVeN8v_log)
+DEFINE_APPLY(log1p_2, , __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, mvec.log1p_2)
+DEFINE_APPLY(log1p_4, GSS_TARGET_4, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, mvec.log1p_4)
+DEFINE_APPLY(log1p_8, GSS_TARGET_8, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, mvec.log1p_8)
+DEFINE_APPLY(log_2, , __m128d, 2, _mm_loadu_pd, _mm_storeu_pd, mvec.log_2)
+DEFINE_APPLY(log_4, GSS_TARGET_4, __m256d, 4, _mm256_loadu_pd, _mm256_storeu_pd, mvec.log_4)
+DEFINE_APPLY(log_8, GSS_TARGET_8, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, mvec.log_8)
 
 void gss_log1p_array(const double *x, double *y, size_t count) {
+    pthread_once(&mvec_opened, mvec_open);
     switch (gss_detect_vector_width()) {
     case GSS_WIDTH_8: log1p_8(x, y, count); break;
     case GSS_WIDTH_4: log1p_4(x, y, count); break;
@@ -67,6 +96,7 @@ void gss_log1p_array(const double *x, double *y, size_t count) {
 }
 
 void gss_log_array(const double *x, double *y, size_t count) {
+    pthread_once(&mvec_opened, mvec_open);
     switch (gss_detect_vector_width()) {
     case GSS_WIDTH_8: log_8(x, y, count); break;
     case GSS_WIDTH_4: log_4(x, y, count); break;

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A grey image of real values (row-major, row 0 at the top) — a black box's output seen through
 /// its 2-D `output_shape` — and its PNG encoding.
 public struct GrayscaleImage: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// One heat-map table: rows × columns of values, darker for smaller values, the numbers printed
 /// in the cells. Colours are scaled to this panel's own range (log scale when all values are
@@ -35,7 +35,7 @@ public struct HeatmapPanel: Sendable {
         let present = values.flatMap { $0 }.compactMap { $0 }.filter(\.isFinite)
         guard let low = present.min(), let high = present.max(), high > low else { return 1 }
         if low > 0 {
-            return (Foundation.log(high) - Foundation.log(value)) / (Foundation.log(high) - Foundation.log(low))
+            return (log(high) - log(value)) / (log(high) - log(low))
         }
         return (high - value) / (high - low)
     }
@@ -168,7 +168,7 @@ public struct HeatmapFigure: Sendable {
                     let fill = colormap.color(at: panel.darkness(of: value))
                     canvas.rect(
                         x: cellX, y: cellY, width: cellWidth, height: cellHeight, fill: fill, stroke: .white,
-                        strokeWidth: 1, title: "\(label), \(panel.columnLabels[column].replacingOccurrences(of: "\n", with: " ")): \(value)")
+                        strokeWidth: 1, title: "\(label), \(panel.columnLabels[column].split(separator: "\n", omittingEmptySubsequences: false).joined(separator: " ")): \(value)")
                     canvas.text(
                         formatSignificant(value), x: centreX, y: baseline, size: fontSize * 0.95, anchor: .middle,
                         fill: fill.contrastingText)
@@ -187,9 +187,9 @@ public func formatSignificant(_ value: Double, digits: Int = 3) -> String {
     if value == 0 { return "0" }
     let magnitude = abs(value)
     if magnitude >= 1e-3 && magnitude < 1e5 {
-        let exponent = Int(Foundation.floor(Foundation.log10(magnitude)))
+        let exponent = Int(floor(log10(magnitude)))
         let decimals = max(0, digits - 1 - exponent)
-        return String(format: "%.\(decimals)f", value)
+        return String(cFormat: "%.\(decimals)f", value)
     }
-    return String(format: "%.\(digits - 1)e", value)
+    return String(cFormat: "%.\(digits - 1)e", value)
 }

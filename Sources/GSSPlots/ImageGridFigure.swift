@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Grey images laid out in a labelled grid, as one self-contained SVG document (each image an
 /// embedded PNG, drawn with crisp pixels) — e.g. target, start and result of several runs.

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Grouped bars with an interval on each (e.g. success rates with confidence intervals), as an
 /// SVG document. Values and intervals share one linear axis.
 public struct IntervalBarChart: Sendable {

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Lines of y against a numeric x, one per series, each point with an optional interval (an error
 /// bar), series told apart by colour, marker and dash; the legend sits to the right of the plot.

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A line chart of losses over optimisation steps, as an SVG document: one or more series, a
 /// logarithmic loss axis when every value is positive and they span more than a factor of 20

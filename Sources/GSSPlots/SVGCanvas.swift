@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A minimal SVG writer: shapes and text in user units (pixels), rendered as one standalone
 /// document. Text is escaped; numbers are written with two decimals so files diff cleanly.
@@ -136,7 +136,7 @@ public struct RGB: Sendable, Equatable {
 
     /// Relative luminance (WCAG), to pick readable text on a fill.
     public var luminance: Double {
-        func linear(_ c: Double) -> Double { c <= 0.04045 ? c / 12.92 : Foundation.pow((c + 0.055) / 1.055, 2.4) }
+        func linear(_ c: Double) -> Double { c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4) }
         return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
     }
 

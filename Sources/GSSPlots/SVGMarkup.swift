@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Small helpers shared by the SVG figures of this module: escaping, number formatting, and
 /// the document frame. Internal, so that figures stay free to grow their own drawing code.
@@ -20,7 +20,7 @@ enum SVGMarkup {
 
     /// A coordinate with two decimals and no trailing zeros ("12.5", "3").
     static func coordinate(_ value: Double) -> String {
-        var text = String(format: "%.2f", value)
+        var text = String(cFormat: "%.2f", value)
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text == "-0" ? "0" : text
@@ -33,7 +33,7 @@ enum SVGMarkup {
         if abs(exponent - exponent.rounded()) < 1e-9 && abs(exponent) >= 3 {
             return "1e\(Int(exponent.rounded()))"
         }
-        return String(format: "%.3g", value)
+        return String(cFormat: "%.3g", value)
     }
 
     /// 10^k written as 1, 10 or 1e-3: one form for every tick of a logarithmic axis.

@@ -1,4 +1,3 @@
-import Foundation
 import GSSCore
 
 /// The reference Jacobian a study measures errors against, with an estimate of its own error

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSCore
 
 /// One finished configuration, as appended to the journal: what was run, against which oracle,
@@ -42,7 +43,7 @@ public struct JournalEntry: Codable, Sendable, Equatable {
 /// drops (and truncates, so later appends start on a fresh line).
 public final class StudyJournal: @unchecked Sendable {
     public let path: String
-    private let lock = NSLock()
+    private let lock = Lock()
     private var entries: [JournalEntry.Key: JournalEntry] = [:]
     private let descriptor: Int32
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import GSSCore
 import GSSPlots
 
@@ -35,7 +35,7 @@ public enum StudyOutputs {
 
     static func csvField(_ text: String) -> String {
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return text }
-        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return "\"" + text.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 
     static let samplerLabels: [SamplingStrategy: String] = [

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A sample mean with its two-sided confidence interval from Student's t distribution.
 public struct MeanInterval: Sendable, Equatable, Codable {

@@ -1,4 +1,3 @@
-import Foundation
 import GSSCore
 
 /// A ratio of two configurations' mean errors with its 95% interval. Repeat r uses the same seed
@@ -26,7 +25,7 @@ public struct ErrorRatio: Sendable, Equatable {
     }
 
     /// "0.69 [0.66, 0.72]".
-    public var text: String { String(format: "%.2f [%.2f, %.2f]", ratio, low, high) }
+    public var text: String { String(cFormat: "%.2f [%.2f, %.2f]", ratio, low, high) }
 }
 
 /// DIR/summary.md: per size, the best configuration of each distribution, and the paper's
@@ -62,9 +61,9 @@ public enum StudySummary {
                 let columns = [
                     distribution.rawValue,
                     best.configuration.label,
-                    String(format: "%.4g [%.4g, %.4g]", best.meanL2Error, best.ci95Low, best.ci95High),
-                    norm.map { String(format: "%.3f", best.meanL2Error / $0) } ?? "—",
-                    String(format: "%.2g", best.oracleError),
+                    String(cFormat: "%.4g [%.4g, %.4g]", best.meanL2Error, best.ci95Low, best.ci95High),
+                    norm.map { String(cFormat: "%.3f", best.meanL2Error / $0) } ?? "—",
+                    String(cFormat: "%.2g", best.oracleError),
                     ratio(entry(.sobol, .loo), entry(paperSampler, .loo)) + (paperSampler == .rqmcLatin ? " (vs latin)" : ""),
                     ratio(entry(.rqmcCartesian, .loo), entry(.rqmcLatin, .loo)),
                     ratio(entry(.mc, .loo), entry(.mc, .none)),

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSCore
 
 /// What a variance study runs (the paper's section 4.1 protocol).
@@ -379,11 +380,11 @@ public final class VarianceStudy: @unchecked Sendable {
     }
 }
 
-private func formatted(_ value: Double) -> String { String(format: "%.3g", value) }
+private func formatted(_ value: Double) -> String { String(cFormat: "%.3g", value) }
 
 /// The (configuration, repeat) tasks of one batch: handed out in order, results kept by repeat.
 private final class TaskBoard: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let repeats: Int
     private let total: Int
     private var next = 0
@@ -424,7 +425,7 @@ private final class TaskBoard: @unchecked Sendable {
 
 /// Oracles computed by workers, one slot each, handed out in order.
 private final class OracleSlots: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var next = 0
     private var stored: [OracleJacobian?]
 
@@ -445,7 +446,7 @@ private final class OracleSlots: @unchecked Sendable {
 
 /// Estimates done and planned, shared by the workers.
 private final class ProgressCounter: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var done = 0
     private var total: Int
 
@@ -476,6 +477,6 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         throw error
     } catch {
         try? FileManager.default.removeItem(at: temporary)
-        throw StudyError.failure("cannot write '\(path)' (\(error.localizedDescription))")
+        throw StudyError.failure("cannot write '\(path)' (\(fileErrorDescription(error)))")
     }
 }

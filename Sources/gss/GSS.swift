@@ -1,6 +1,6 @@
 import ArgumentParser
 import CGSSPlugin
-import Foundation
+import Glibc
 import GSSCore
 import GSSHost
 
@@ -65,7 +65,7 @@ struct GSS: ParsableCommand {
             [argument] + (argument.hasPrefix("-") ? argument.split(separator: "=", maxSplits: 1).dropFirst().map(String.init) : [])
         }
         for argument in Set(arguments) where quotedInput(argument) != "'\(argument)'" {
-            text = text.replacingOccurrences(of: "'\(argument)'", with: quotedInput(argument))
+            text = text.replacing("'\(argument)'", with: quotedInput(argument))
         }
         return text
     }
@@ -73,7 +73,7 @@ struct GSS: ParsableCommand {
     /// One line ending in a full stop; a bulleted list of valid values (argument-parser's form
     /// for long enumerations) is folded into the sentence, anything else after line 1 dropped.
     private static func sentence(_ text: String) -> String {
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(separator: "\n").map { $0.trimmingSpaces() }
         var line = lines.first ?? ""
         let bullets = lines.dropFirst().filter { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) }
         if !bullets.isEmpty {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSCore
 import GSSHost
 
@@ -79,23 +80,23 @@ enum Ranks {
                 code = agreed
             } else {
                 // Others still run, maybe waiting for this rank: say which rank failed, and end them all.
-                FileHandle.standardError.write(Data(((mpiRanks.rank == 0 ? "" : "rank \(mpiRanks.rank): ") + sentence + "\n").utf8))
+                StandardError.write((mpiRanks.rank == 0 ? "" : "rank \(mpiRanks.rank): ") + sentence + "\n")
                 MPIRanks.abort(code: code)
             }
         }
         #endif
-        if isCoordinator { FileHandle.standardError.write(Data((sentence + "\n").utf8)) }
+        if isCoordinator { StandardError.write(sentence + "\n") }
         #if MPI
         mpiRanks?.flush()
         if startedMPI { MPIRanks.finish() }
         #endif
-        Foundation.exit(code)
+        Glibc.exit(code)
     }
 
     /// Notes on stderr what the journal held (rank 0).
     static func reportJournal() {
         guard let records = coordinated?.journalRecords, records.reused > 0 else { return }
-        FileHandle.standardError.write(Data("note: resumed from the journal: \(records.reused) of \(records.found) records reused\n".utf8))
+        StandardError.write("note: resumed from the journal: \(records.reused) of \(records.found) records reused\n")
     }
 
     /// What identifies a run for its journal: the arguments, except the journal itself and the

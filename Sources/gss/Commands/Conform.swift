@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import GSSHost
 
 struct Conform: ParsableCommand {
@@ -74,7 +74,7 @@ struct Conform: ParsableCommand {
         case .fail: mark = "FAIL"
         case .skip: mark = "skip"
         }
-        return "\(mark)  \(result.check.rawValue.padding(toLength: width, withPad: " ", startingAt: 0))  \(result.outcome.detail)"
+        return "\(mark)  \(result.check.rawValue.padded(to: width))  \(result.outcome.detail)"
     }
 
     static func summary(_ report: ConformanceReport) -> String {

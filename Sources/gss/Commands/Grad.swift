@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import GSSCore
 import GSSPlots
 
@@ -155,8 +155,8 @@ struct Grad: ParsableCommand {
         if m * (n + 1) <= tableLimit {
             print("   i  " + "value".leftPadded(10) + "  " + (0..<n).map { "∂/∂x\($0)".leftPadded(11) }.joined(separator: " "))
             for i in 0..<m {
-                let row = (0..<n).map { j in String(format: "%11.5f", estimate.jacobian[i * n + j]) }.joined(separator: " ")
-                print("\(i)".leftPadded(4) + "  " + String(format: "%10.5f", estimate.value[i]) + "  " + row)
+                let row = (0..<n).map { j in String(cFormat: "%11.5f", estimate.jacobian[i * n + j]) }.joined(separator: " ")
+                print("\(i)".leftPadded(4) + "  " + String(cFormat: "%10.5f", estimate.value[i]) + "  " + row)
             }
             print("")
         } else {
@@ -190,13 +190,13 @@ struct Grad: ParsableCommand {
         let n = estimate.inputCount
         let m = estimate.outputCount
         let finite = estimate.value.filter(\.isFinite)
-        print(String(format: "value (%d outputs): from %.5g to %.5g, mean %.5g; largest standard error ",
+        print(String(cFormat: "value (%d outputs): from %.5g to %.5g, mean %.5g; largest standard error ",
                      m, finite.min() ?? .nan, finite.max() ?? .nan, finite.reduce(0, +) / Double(max(1, finite.count)))
               + formatError(estimate.valueStderr))
-        print(String(format: "Jacobian (%d×%d): largest |entry| %.4g", m, n, estimate.jacobian.map(abs).max() ?? .nan))
+        print(String(cFormat: "Jacobian (%d×%d): largest |entry| %.4g", m, n, estimate.jacobian.map(abs).max() ?? .nan))
         if n <= 16 {
             for j in 0..<n {
-                print(String(format: "  ∂/∂x%d: largest |entry| %.4g", j, (0..<m).map { abs(estimate.jacobian[$0 * n + j]) }.max() ?? .nan))
+                print(String(cFormat: "  ∂/∂x%d: largest |entry| %.4g", j, (0..<m).map { abs(estimate.jacobian[$0 * n + j]) }.max() ?? .nan))
             }
         }
         print("(\(groupedDigits(m * (n + 1))) numbers: --format json or --out DIR gives every one)")
@@ -226,18 +226,18 @@ struct Grad: ParsableCommand {
                 }
                 print(header)
                 for r in 0..<rows {
-                    let row = (0..<columns).map { String(format: "%11.5f", values[block * blockSize + r * columns + $0]) }
+                    let row = (0..<columns).map { String(cFormat: "%11.5f", values[block * blockSize + r * columns + $0]) }
                     print("  " + "\(labels[labels.count - 2])=\(r)".leftPadded(6) + row.joined(separator: " "))
                 }
             }
         } else {
             let largest = values.map(abs).max() ?? .nan
-            print("  \(values.count) numbers, largest |entry| \(String(format: "%.4g", largest)); use --format json or --out DIR for all of them")
+            print("  \(values.count) numbers, largest |entry| \(String(cFormat: "%.4g", largest)); use --format json or --out DIR for all of them")
         }
         print("  largest standard error: \(formatError(stderr))")
     }
 
     static func formatError(_ stderr: [Double]) -> String {
-        String(format: "%.2g", stderr.filter(\.isFinite).max() ?? .nan)
+        String(cFormat: "%.2g", stderr.filter(\.isFinite).max() ?? .nan)
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import GSSHost
 
 struct List: ParsableCommand {
@@ -22,9 +22,9 @@ struct List: ParsableCommand {
             }).inline)
         case .text:
             let width = max(2, rows.map(\.id.count).max() ?? 0)
-            print("id".padding(toLength: width, withPad: " ", startingAt: 0) + "  " + "n".leftPadded(5) + "  " + "m".leftPadded(6) + "  description")
+            print("id".padded(to: width) + "  " + "n".leftPadded(5) + "  " + "m".leftPadded(6) + "  description")
             for row in rows {
-                print(row.id.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + "\(row.n)".leftPadded(5) + "  "
+                print(row.id.padded(to: width) + "  " + "\(row.n)".leftPadded(5) + "  "
                     + "\(row.m)".leftPadded(6) + "  " + row.summary)
             }
         }
@@ -38,7 +38,7 @@ extension List {
         let text = description.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         guard !text.isEmpty else { return nil }
         var sentence = text
-        if let end = text.range(of: ". ") { sentence = String(text[..<end.lowerBound]) + "." }
+        if let end = text.firstRange(of: ". ") { sentence = String(text[..<end.lowerBound]) + "." }
         guard sentence.count > 100 else { return sentence }
         var shortened = ""
         var depth = 0
@@ -47,8 +47,7 @@ extension List {
             if depth == 0 { shortened.append(character) }
             if character == ")" && depth > 0 { depth -= 1 }
         }
-        return shortened.replacingOccurrences(of: " ,", with: ",").replacingOccurrences(of: " .", with: ".")
-            .replacingOccurrences(of: "  ", with: " ")
+        return shortened.replacing(" ,", with: ",").replacing(" .", with: ".").replacing("  ", with: " ")
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import GSSCore
 import GSSHost
 import GSSPlots
@@ -147,7 +147,7 @@ struct Optimize: ParsableCommand {
         let progress = quiet || !executor.isCoordinator ? nil : ProgressReporter(command: "optimize", unit: "step", total: steps)
         let result = try SmoothedLossMinimizer(configuration: configuration, threads: smoothing.workerCount, executor: executor)
             .minimize(blackBox, loss: .meanSquaredError(target: target), from: x0) {
-                progress?.update(done: $0.step + 1, detail: String(format: "  loss %.6g", $0.loss))
+                progress?.update(done: $0.step + 1, detail: String(cFormat: "  loss %.6g", $0.loss))
             }
         progress?.finish()
         Ranks.reportJournal()
@@ -203,18 +203,18 @@ struct Optimize: ParsableCommand {
 
     static func printText(_ result: MinimizationResult, configuration: LossMinimizationConfiguration, blackBox: String, n: Int, m: Int) {
         let smoothing = configuration.smoothing
-        func row(_ x: [Double]) -> String { x.map { String(format: "%.6g", $0) }.joined(separator: ",") }
+        func row(_ x: [Double]) -> String { x.map { String(cFormat: "%.6g", $0) }.joined(separator: ",") }
         print("\(blackBox): n = \(n), m = \(m); \(configuration.steps) Adam steps (lr \(configuration.learningRate), β \(configuration.beta1), \(configuration.beta2)), smoothing the \(configuration.target.rawValue)")
         print("\(smoothing.distribution.rawValue) noise, γ \(row(configuration.scaleStart)) → \(row(configuration.scaleEnd)), \(smoothing.samples) samples, \(smoothing.sampler.rawValue)\(smoothing.antithetic ? " antithetic" : ""), covariate \(smoothing.covariate.rawValue), seed \(smoothing.seed)")
         print("")
-        print("start   x0 = \(row(result.history.first?.x ?? result.x))   loss \(String(format: "%.6g", result.initialLoss))")
-        print("result  x  = \(row(result.x))   loss \(String(format: "%.6g", result.finalLoss))")
+        print("start   x0 = \(row(result.history.first?.x ?? result.x))   loss \(String(cFormat: "%.6g", result.initialLoss))")
+        print("result  x  = \(row(result.x))   loss \(String(cFormat: "%.6g", result.finalLoss))")
         print("(loss: the mean squared error of the unsmoothed f(x) against the target)")
         print("")
         print("   step  estimated loss  x_t")
         let every = max(1, result.history.count / 10)
         for step in result.history where step.step % every == 0 || step.step == result.history.count - 1 {
-            print(String(format: "%7d  %14.6g  ", step.step, step.loss) + row(step.x))
+            print(String(cFormat: "%7d  %14.6g  ", step.step, step.loss) + row(step.x))
         }
     }
 }

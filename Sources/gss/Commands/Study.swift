@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import GSSCore
 import GSSHost
 import GSSStudy
@@ -78,7 +79,7 @@ struct StudyVariance: ParsableCommand {
 
     static func parseDistributions(_ text: String) throws -> [Distribution] {
         try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
+            let name = part.trimmingSpaces()
             guard let distribution = Distribution(rawValue: name) else {
                 throw ValidationError(
                     "\(quotedInput(name)) is not a distribution; expected one or more of \(Distribution.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -127,7 +128,7 @@ struct StudyVariance: ParsableCommand {
         }
         display.finish()
         for enlargement in report.enlargements where executor.isCoordinator {
-            FileHandle.standardError.write(Data("note: \(enlargement)\n".utf8))
+            StandardError.write("note: \(enlargement)\n")
         }
         Self.printSummary(report, settings: settings, directory: directory, seconds: Date().timeIntervalSince(started))
     }
@@ -142,7 +143,7 @@ struct StudyVariance: ParsableCommand {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
-                throw CommandError.usage("cannot create the output directory \(quotedInput(out)) (\(error.localizedDescription))")
+                throw CommandError.usage("cannot create the output directory \(quotedInput(out)) (\(fileErrorDescription(error)))")
             }
             guard executor.processCount > 1 else { return [] }
             let oracles = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("oracles").path)) ?? []
@@ -187,7 +188,7 @@ struct StudyVariance: ParsableCommand {
         let skipped = report.rows.filter { $0.result == nil }.count
         print(
             "\(report.rows.count) configurations: \(report.computedConfigurations) computed, "
-                + "\(report.reusedConfigurations) reused from the journal, \(skipped) skipped (\(String(format: "%.1f", seconds)) s)")
+                + "\(report.reusedConfigurations) reused from the journal, \(skipped) skipped (\(String(cFormat: "%.1f", seconds)) s)")
         print("wrote variance.csv, variance.svg and summary.md in \(directory.path)")
         print("")
         print("best configuration per size and distribution (mean L2 error, 95% CI; oracle error):")
@@ -198,9 +199,9 @@ struct StudyVariance: ParsableCommand {
                 }
                 guard let best = results.min(by: { $0.meanL2Error < $1.meanL2Error }) else { continue }
                 print(
-                    "  \(settings.problem.sizeLabel(size))  \(distribution.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0))  "
-                        + "\(best.configuration.label.padding(toLength: 34, withPad: " ", startingAt: 0))  "
-                        + String(format: "%.4g [%.4g, %.4g]; %.2g", best.meanL2Error, best.ci95Low, best.ci95High, best.oracleError))
+                    "  \(settings.problem.sizeLabel(size))  \(distribution.rawValue.padded(to: 10))  "
+                        + "\(best.configuration.label.padded(to: 34))  "
+                        + String(cFormat: "%.4g [%.4g, %.4g]; %.2g", best.meanL2Error, best.ci95Low, best.ci95High, best.oracleError))
             }
         }
     }
@@ -208,7 +209,7 @@ struct StudyVariance: ParsableCommand {
 
 /// Progress on stderr: a bar redrawn in place on a terminal, else a plain line every 10 seconds.
 final class ProgressDisplay: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let isTerminal = isatty(STDERR_FILENO) != 0
     private let started = Date()
     /// A terminal's bar appears at once; a log's first line only after its interval, so that a
@@ -232,10 +233,10 @@ final class ProgressDisplay: @unchecked Sendable {
             let width = 24
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[K[\(bar)] \(counts) · \(progress.phase) · \(timing)".utf8))
+            StandardError.write("\r\u{1B}[K[\(bar)] \(counts) · \(progress.phase) · \(timing)")
             drewBar = true
         } else {
-            FileHandle.standardError.write(Data("gss study: \(counts), \(progress.phase), \(timing)\n".utf8))
+            StandardError.write("gss study: \(counts), \(progress.phase), \(timing)\n")
         }
     }
 
@@ -243,12 +244,12 @@ final class ProgressDisplay: @unchecked Sendable {
     func finish() {
         lock.lock()
         defer { lock.unlock() }
-        if drewBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if drewBar { StandardError.write("\r\u{1B}[K") }
         drewBar = false
     }
 
     static func duration(_ seconds: Double) -> String {
         let total = Int(seconds.rounded())
-        return total >= 60 ? "\(total / 60)m\(String(format: "%02d", total % 60))s" : "\(total)s"
+        return total >= 60 ? "\(total / 60)m\(String(cFormat: "%02d", total % 60))s" : "\(total)s"
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Reads numbers from a file named by @FILE: a JSON array (nested arrays are flattened row-major)
 /// or a NumPy .npy array of little-endian float64 or float32 in C order.
@@ -93,7 +94,7 @@ enum NumberFile {
         guard bytes.count >= headerStart + headerLength,
             let header = String(bytes: bytes[headerStart..<headerStart + headerLength], encoding: .utf8)
         else { throw .usage("\(file) is a truncated .npy file") }
-        let compact = header.replacingOccurrences(of: " ", with: "")
+        let compact = header.replacing(" ", with: "")
         let isFloat64 = compact.contains("'descr':'<f8'") || compact.contains("'descr':'float64'")
         let isFloat32 = compact.contains("'descr':'<f4'") || compact.contains("'descr':'float32'")
         guard isFloat64 || isFloat32 else {
@@ -102,7 +103,7 @@ enum NumberFile {
         guard compact.contains("'fortran_order':False") else {
             throw .usage("\(file) is in Fortran order; save it with numpy.ascontiguousarray first")
         }
-        guard let shapeStart = compact.range(of: "'shape':("),
+        guard let shapeStart = compact.firstRange(of: "'shape':("),
             let shapeEnd = compact[shapeStart.upperBound...].firstIndex(of: ")")
         else { throw .usage("\(file) has no shape in its .npy header") }
         let shapeText = compact[shapeStart.upperBound..<shapeEnd]
@@ -128,7 +129,7 @@ enum NumberFile {
         let (needed, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflows, !overflow, needed == dataBytes else {
             let neededText = overflows || overflow
-                ? String(format: "%.3g", extents.reduce(Double(width)) { $0 * Double($1) }) : "\(needed)"
+                ? String(cFormat: "%.3g", extents.reduce(Double(width)) { $0 * Double($1) }) : "\(needed)"
             throw .usage("\(file) holds \(dataBytes) data bytes, but its shape \(extents) needs \(neededText)")
         }
         var values = [Double](repeating: 0, count: count)

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import GSSStudy
 
 /// A folder of result files that appears complete or not at all: the files are written into a
 /// fresh temporary folder beside it and only then renamed into place.
@@ -14,13 +16,13 @@ enum PictureFolder {
 
     /// Refuses a --out folder that is a file, or lies below one (its folder cannot be made).
     static func refuseFileInTheWay(of path: String) throws(CommandError) {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         var url = URL(fileURLWithPath: path)
         while !FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard url.pathComponents.count > 1 else { return }
             url.deleteLastPathComponent()
         }
-        guard !isDirectory.boolValue else { return }
+        guard !isDirectory else { return }
         if url.path == URL(fileURLWithPath: path).path {
             throw .usage("--out \(quotedInput(path)) exists and is not a folder")
         }
@@ -57,7 +59,7 @@ enum PictureFolder {
         } catch let error as CommandError {
             throw error
         } catch {
-            throw CommandError.failure("cannot write --out '\(path)': \(error.localizedDescription)")
+            throw CommandError.failure("cannot write --out '\(path)': \(fileErrorDescription(error))")
         }
     }
 }

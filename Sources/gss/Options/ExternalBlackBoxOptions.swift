@@ -1,51 +1,15 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import GSSCore
 import GSSHost
 
 /// Black boxes that are not plugins: an external program (--exec, --exec-each) or a C function
-/// called through libffi (--symbol with --signature). Part of BlackBoxOptions.
-struct ExternalBlackBoxOptions: ParsableArguments {
-    @Option(name: .customLong("exec"), help: ArgumentHelp(
-        "An external program, started once per worker through /bin/sh -c and kept running: it reads rows on stdin, one line of n numbers each, and answers each line with a line of m numbers on stdout, in order. Needs --n and --m.",
-        valueName: "command"))
-    var exec: String?
-
-    @Option(name: .customLong("exec-each"), help: ArgumentHelp(
-        "An external program run once per row through /bin/sh -c, with {x0} … {x<n-1>} (one number) or {x} (all n, space-separated) replaced by the row's numbers; its stdout is the row's m numbers. Needs --n and --m.",
-        valueName: "command"))
-    var execEach: String?
-
-    @Option(name: .customLong("exec-timeout"), parsing: .unconditional, help: ArgumentHelp(
-        "With --exec or --exec-each: fail the run (exit 1) when a row takes longer than this.", valueName: "seconds"), transform: NumberArgument.number)
-    var execTimeout: Double?
-
-    @Option(name: .customLong("symbol"), help: ArgumentHelp(
-        "A C function, called through libffi: a library (path or soname) and the function's name, such as libm.so.6:floor. Needs --signature.",
-        valueName: "lib:func"))
-    var symbol: String?
-
-    @Option(name: .customLong("signature"), help: ArgumentHelp(
-        "The C type of --symbol: RET(ARG,...) over double float int32 int64 (each argument is one input, rounded to the nearest integer, halves to even, for int32/int64; the result is the output), or void(const double*,double*) with --n and --m. gss cannot check it: a signature that is not the function's real one is undefined behaviour (wrong numbers or a crash).",
-        valueName: "signature"))
-    var signature: String?
-
-    @Flag(name: .customLong("serialize-calls"), help: "With --symbol: the function is not reentrant, so call it from one thread at a time (default: called from every worker at once).")
-    var serializeCalls = false
-
-    @Option(name: .customLong("n"), parsing: .unconditional,
-            help: "Numbers per input row, for --exec, --exec-each and the array form of --signature.",
-            transform: NumberArgument.wholeNumber)
-    var inputCount: Int?
-
-    @Option(name: .customLong("m"), parsing: .unconditional,
-            help: "Numbers per output row, for --exec, --exec-each and the array form of --signature.",
-            transform: NumberArgument.wholeNumber)
-    var outputCount: Int?
-
+/// called through libffi (--symbol with --signature). (The options are declared in BlackBoxOptions.)
+extension BlackBoxOptions {
     /// The black box these options ask for; nil when they ask for none (a plugin is meant).
     /// Any contradiction with the rest of the command line is a usage error.
-    func open(plugin: String?, pluginOptions: [String]) throws -> OpenedBlackBox? {
+    func openExternal() throws -> OpenedBlackBox? {
+        let plugin = blackBox
         var chosen: [String] = []
         if let plugin { chosen.append("the plugin '\(plugin)'") }
         if exec != nil { chosen.append("--exec") }
@@ -102,17 +66,17 @@ struct ExternalBlackBoxOptions: ParsableArguments {
     }
 }
 
-extension ExternalBlackBoxOptions {
+extension BlackBoxOptions {
     /// dlopen refuses a linker script such as libm.so (for the compiler, with "invalid ELF
     /// header"); the message then names the library the script stands for, such as libm.so.6.
     static func namingTheRealLibrary(_ error: ForeignFunctionError, symbol: String) -> ForeignFunctionError {
-        guard let header = error.message.range(of: ": invalid ELF header"),
-            let start = error.message[..<header.lowerBound].range(of: "--symbol: ", options: .backwards),
+        guard let header = error.message.firstRange(of: ": invalid ELF header"),
+            let start = error.message[..<header.lowerBound].ranges(of: "--symbol: ").last,
             let script = FileManager.default.contents(atPath: String(error.message[start.upperBound..<header.lowerBound])),
             script.count < 1 << 16, let text = String(data: script, encoding: .utf8)
         else { return error }
         // GROUP ( /lib/x86_64-linux-gnu/libm.so.6 AS_NEEDED ( … ) ): the first file named.
-        guard let group = text.range(of: #"(GROUP|INPUT)\s*\(\s*[^\s()]+"#, options: .regularExpression) else { return error }
+        guard let group = text.firstRange(of: #/(GROUP|INPUT)\s*\(\s*[^\s()]+/#) else { return error }
         let named = text[group].split(whereSeparator: { $0.isWhitespace || $0 == "(" }).last.map(String.init) ?? ""
         let library = named.split(separator: "/").last.map(String.init) ?? named
         let given = String(symbol[..<(symbol.lastIndex(of: ":") ?? symbol.endIndex)])

@@ -1,30 +1,21 @@
 import ArgumentParser
-import Foundation
 import GSSHost
 
 /// --isolate and --eval-timeout: run the plugin in worker processes, so that a crash or a hang in
 /// it fails the run (exit 1, naming the signal or the time limit and the batch's first input row)
-/// instead of killing gss.
-struct IsolationOptions: ParsableArguments {
-    @Flag(help: "Evaluate the plugin in worker processes (one per thread): a crash or hang in it fails the run cleanly instead of killing gss.")
-    var isolate = false
-
-    @Option(name: .customLong("eval-timeout"), parsing: .unconditional,
-            help: ArgumentHelp("Seconds one evaluate call (one batch) may take before its worker is killed and the run fails. Implies --isolate.", valueName: "seconds"),
-            transform: NumberArgument.number)
-    var evaluationTimeout: Double?
-
-    func validate() throws {
+/// instead of killing gss. (The options are declared in BlackBoxOptions.)
+extension BlackBoxOptions {
+    func validateIsolation() throws {
         if let evaluationTimeout, !(evaluationTimeout > 0 && evaluationTimeout.isFinite) {
             throw ValidationError("--eval-timeout must be a positive number of seconds, got \(evaluationTimeout)")
         }
     }
 
     /// A time limit only means something for a plugin in another process, so it turns isolation on.
-    var isEnabled: Bool { isolate || evaluationTimeout != nil }
+    var isolationIsEnabled: Bool { isolate || evaluationTimeout != nil }
 
     /// The plugin named by `argument` (an id or a path), running in worker processes.
-    func open(plugin argument: String, options: [(key: String, value: String)]) throws -> OpenedBlackBox {
+    func openIsolated(plugin argument: String, options: [(key: String, value: String)]) throws -> OpenedBlackBox {
         guard let executable = WorkerExecutable.current else {
             throw CommandError.failure("cannot find the gss executable (/proc/self/exe) to start worker processes")
         }

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Numbers given as "1,2.5,-3" or read from @FILE (a JSON array, or a .npy array of float64/float32).
 struct NumberList: CustomStringConvertible {
@@ -16,7 +16,7 @@ struct NumberList: CustomStringConvertible {
         let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
         var values: [Double] = []
         for (index, part) in parts.enumerated() {
-            let text = part.trimmingCharacters(in: .whitespaces)
+            let text = part.trimmingSpaces()
             guard let value = Double(text), value.isFinite else {
                 throw .usage("\(quotedInput(text)) (entry \(index)) is not a finite number; expected comma-separated numbers such as 0.5,-1,2e-3")
             }

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import GSSCore
 
 /// Checks of a smoothing request made where the command builds it, before anything is
@@ -34,8 +34,8 @@ enum RequestChecks {
     /// "17.2 GB", "512 MB".
     static func formatBytes(_ bytes: Double) -> String {
         let gigabytes = bytes / 1e9
-        if gigabytes >= 1e6 { return String(format: "%.2g GB", gigabytes) }
-        return gigabytes >= 1 ? String(format: "%.1f GB", gigabytes) : String(format: "%.0f MB", bytes / 1e6)
+        if gigabytes >= 1e6 { return String(cFormat: "%.2g GB", gigabytes) }
+        return gigabytes >= 1 ? String(cFormat: "%.1f GB", gigabytes) : String(cFormat: "%.0f MB", bytes / 1e6)
     }
 
     /// Refuses a scale under which x + γε (or x + Lε) overflows for the largest noise the samples
@@ -54,7 +54,7 @@ enum RequestChecks {
             }
             guard (abs(x[j]) + reach).isFinite else {
                 throw .usage(
-                    "\(scaleOption) is too large for x: with --dist \(distribution.rawValue) the noise reaches |ε| = \(String(format: "%.3g", largestNoise)), which puts x + γε beyond the largest double (\(String(format: "%.3g", Double.greatestFiniteMagnitude))) in input \(j); use a smaller \(scaleOption)")
+                    "\(scaleOption) is too large for x: with --dist \(distribution.rawValue) the noise reaches |ε| = \(String(cFormat: "%.3g", largestNoise)), which puts x + γε beyond the largest double (\(String(cFormat: "%.3g", Double.greatestFiniteMagnitude))) in input \(j); use a smaller \(scaleOption)")
             }
         }
     }
