@@ -1,8 +1,8 @@
 /*
- * The loops of a vector-Jacobian tape (gss_tape_kernels.h), each body written once and compiled
- * for AVX-512, AVX2 and SSE2 (vector_width.h).
+ * The loops of a vector-Jacobian tape (declared in gss_moment_kernels.h), each body written once
+ * and compiled for AVX-512, AVX2 and SSE2 (vector_width.h).
  */
-#include "gss_tape_kernels.h"
+#include "gss_moment_kernels.h"
 #include "vector_width.h"
 
 /* No fused multiply-adds: every width must round alike. */

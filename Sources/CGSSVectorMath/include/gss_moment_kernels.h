@@ -43,4 +43,24 @@ int gss_moment_products(
     const double *responses, const double *shift, const double *design, size_t rows, size_t q, size_t p,
     double *shifted, double *first, double *second);
 
+/* ---- A vector-Jacobian tape (GSSCore's Smoother+Tape.swift; tape_kernels.c): kept samples
+ * written, their mean and spread, and gᵀJ from them. Vectors run across independent columns, or
+ * over four fixed partial sums, so every width computes the same bits. ---- */
+
+/* out[r·m + i] = y[r·m + i] − shift[i] for rows × m numbers; returns 1 when every result is
+ * finite, else 0 (out is written either way). */
+int gss_tape_shift_rows(const double *y, const double *shift, size_t rows, size_t m, double *out);
+
+/* For each column i of rows × m numbers taken in units of `unit` (1 or 2) consecutive rows:
+ * sum[i] += Σ unit sums, squares[i] += Σ (unit sums)², units in row order. rows is a multiple of
+ * unit. */
+void gss_tape_unit_moments(const double *r, size_t rows, size_t m, size_t unit, double *sum, double *squares);
+
+/* out[r] = Σ_i g[i]·x[r·m + i] for each of `rows` rows, as four partial sums over i ≡ 0..3 (mod 4)
+ * added pairwise, then the last m mod 4 terms in order. */
+void gss_tape_project_rows(const double *x, size_t rows, size_t m, const double *g, double *out);
+
+/* total[b] += Σ_r (h[r] − c)·phi[r·p + b] for b < p, rows in order. */
+void gss_tape_weighted_rows(const double *phi, size_t rows, size_t p, const double *h, double c, double *total);
+
 #endif /* GSS_MOMENT_KERNELS_H */
