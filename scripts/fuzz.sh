@@ -29,9 +29,10 @@ system_build="$(swift build --show-bin-path)"
 
 swift_sources() {
     case "$1" in
-        option-text) echo Sources/gss/Options/NumberList.swift Sources/gss/Options/PluginOptionText.swift \
-            Sources/gss/Files/NumberFile.swift Sources/gss/CommandError.swift Sources/gss/QuotedInput.swift ;;
-        npy-file | json-file) echo Sources/gss/Files/NumberFile.swift Sources/gss/CommandError.swift Sources/gss/QuotedInput.swift ;;
+        option-text) echo Sources/gss/Options/NumberList.swift Sources/gss/Options/PluginOptionText.swift Sources/gss/StringEditing.swift \
+            Sources/gss/Files/NumberFile.swift Sources/gss/CommandError.swift Sources/gss/QuotedInput.swift Sources/GSSPlots/CFormat.swift ;;
+        npy-file | json-file) echo Sources/gss/Files/NumberFile.swift Sources/gss/CommandError.swift Sources/gss/QuotedInput.swift \
+            Sources/GSSPlots/CFormat.swift ;;
         signature) echo Sources/GSSHost/ForeignFunctions/FunctionSignature.swift Sources/GSSHost/ForeignFunctions/ForeignFunctionError.swift ;;
         exec-lines) echo Sources/GSSHost/ExternalPrograms/NumberText.swift Sources/GSSHost/ExternalPrograms/ExternalProgramError.swift \
             Sources/GSSHost/ExternalPrograms/SystemCalls.swift ;;
