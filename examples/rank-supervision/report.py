@@ -138,6 +138,7 @@ def main(journal: str) -> None:
                 f"| {k[4]} | {LABELS.get(m, m)} | {k[1]} | {k[3] if sampled else '—'} | {hyper_name(m)} = {k[2]:.3g} | "
                 f"{len(rs)} | {ms([r['test_exact'] for r in rs])} | {ms([r['test_element'] for r in rs])} | {curve} | "
                 f"{100 * lay / (net + lay):.1f}% |")
+        lines += ["", "![learning curves of the longer runs](curves-long.svg)"]
         records = records + longer
     cpu = sum(r["cpu_seconds"] for r in records)
     wall = sum(r["seconds"] for r in records)
@@ -173,6 +174,18 @@ def main(journal: str) -> None:
     fig.tight_layout()
     fig.savefig(os.path.join(out, "curves.svg"))
     plt.close(fig)
+    if tiers:
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        for k in sorted(tiers, key=lambda k: (k[4], methods.index(k[0]) if k[0] in methods else 99, k[1], k[3])):
+            curves = [np.array(r["curve"]) for r in tiers[k]]
+            length = min(len(x) for x in curves)
+            mean = np.mean([x[:length] for x in curves], axis=0)
+            ax.plot(mean[:, 0], 100 * mean[:, 2], lw=2 if k[0].startswith("gss-") else 1.2,
+                    label=f"{LABELS.get(k[0], k[0])} ({len(curves)} seeds)")
+        ax.set_xlabel("step"); ax.set_ylabel("validation exact match %")
+        ax.set_title("Ranking supervision, longer runs: mean over seeds")
+        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+        fig.tight_layout(); fig.savefig(os.path.join(out, "curves-long.svg")); plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Tables and charts of the Warcraft-like shortest-path study from its journal, written beside it
-(docs/learning-benchmarks/warcraft-paths/{results.md, curves.svg, samples.svg})."""
+(docs/learning-benchmarks/warcraft-paths/{results.md, curves.svg, samples.svg, curves-long.svg})."""
 
 from __future__ import annotations
 
@@ -115,6 +115,7 @@ def main(journal: str) -> None:
                          f"{k[4] if c['method'] != 'blackbox' else '—'} | {hyper(c)} | {len(rs)} | "
                          f"{ms([r['test_exact'] for r in rs])} | {ms([r['test_optimal'] for r in rs])} | {curve} | "
                          f"{100 * lay / (net + lay):.0f}% |")
+        lines += ["", "![learning curves of the longer runs](curves-long.svg)"]
     if longer:
         lines += ["", "## Other run lengths (single runs)", "",
                   "| method | sampler | s | hyperparameter | seed | steps | test exact % | test optimal % | validation curve (step: exact %) |",
@@ -176,6 +177,19 @@ def main(journal: str) -> None:
     ax.set_xscale("log"); ax.set_xlabel("samples s per map and step"); ax.set_ylabel("test exact path %")
     ax.grid(alpha=0.3); ax.legend(fontsize=6)
     fig.tight_layout(); fig.savefig(os.path.join(out, "samples.svg")); plt.close(fig)
+    if tiers:
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        for k in sorted(tiers, key=tier_order):
+            curves = [np.array(r["curve"]) for r in tiers[k]]
+            n = min(len(x) for x in curves)
+            mean = np.mean([x[:n] for x in curves], axis=0)
+            c = tiers[k][0]["config"]
+            name = label(c) + (f", s={k[4]}" if c["method"] != "blackbox" else "") + f" ({len(curves)} seeds)"
+            ax.plot(mean[:, 0], 100 * mean[:, 2], lw=2 if c["method"].startswith("gss-") else 1.2, label=name)
+        ax.set_xlabel("step"); ax.set_ylabel(f"validation exact path % ({records[0]['config']['curve_maps']} maps)")
+        ax.set_title("Warcraft-like maps, longer runs: mean over seeds")
+        ax.grid(alpha=0.3); ax.legend(fontsize=7)
+        fig.tight_layout(); fig.savefig(os.path.join(out, "curves-long.svg")); plt.close(fig)
 
 
 if __name__ == "__main__":
